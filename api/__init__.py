@@ -1,0 +1,1 @@
+"""ESS data platform: operating data and safety analytics of battery storage on TimescaleDB."""

@@ -1,0 +1,51 @@
+"""The Litestar application: thin routes over parameterized SQL."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from psycopg_pool import ConnectionPool
+
+from api.catalog.model import load_catalog
+from api.catalog.routes import SiteController
+from api.config import Settings
+from api.db import open_pool
+from api.errors import EXCEPTION_HANDLERS
+
+ROUTES = [SiteController]
+
+
+def create_app(pool: ConnectionPool | None = None, settings: Settings | None = None) -> Litestar:
+    """With a pool, the caller owns it (tests); otherwise the app opens one from settings."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar):
+        owned = pool is None
+        app.state.pool = pool or open_pool(
+            settings.database_url or settings.engine_url,
+            settings.pool_max_size,
+            settings.statement_timeout_ms,
+        )
+        with app.state.pool.connection() as conn:
+            app.state.catalog = load_catalog(conn)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.pool.close()
+
+    return Litestar(
+        route_handlers=ROUTES,
+        lifespan=[lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=OpenAPIConfig(
+            title="ESS data platform",
+            version="0.1.0",
+            description="Operating data, de-identified datasets and safety analytics of battery "
+            "energy storage systems, served from TimescaleDB.",
+            path="/schema",
+        ),
+    )

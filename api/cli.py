@@ -1,0 +1,80 @@
+"""The `ess` command line. Every command reads DATABASE_URL; without it the embedded engine is
+used (started for the command, or the one already running on ESS_ENGINE_PORT)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from api.config import Settings
+from api.db import connect
+from api.engine import EngineError, database
+from api.migrate import MigrationError, migrate
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    with database(settings) as url, connect(url) as conn:
+        report = migrate(conn, settings.sql_dir)
+    print(
+        f"migrate: {len(report.applied)} migration(s) applied"
+        + (f" ({', '.join(report.applied)})" if report.applied else "")
+        + f", {len(report.reapplied)} idempotent file(s) re-applied"
+    )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    with database(settings) as url:
+        settings = Settings(database_url=url)
+        uvicorn.run(create_app(settings=settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_engine(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the embedded engine in the foreground until Ctrl-C."""
+    import signal
+
+    from api.engine import EmbeddedEngine
+
+    engine = EmbeddedEngine(settings.engine_data_dir, settings.engine_host, settings.engine_port)
+    engine.start()
+    print(f"engine: ready, DATABASE_URL={engine.url}", flush=True)
+    try:
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    finally:
+        engine.stop()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ess", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="apply migrations, then re-apply functions and views")
+
+    serve = sub.add_parser("serve", help="serve the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+
+    sub.add_parser("engine", help="run the embedded TimescaleDB engine in the foreground")
+    return parser
+
+
+COMMANDS = {"migrate": cmd_migrate, "serve": cmd_serve, "engine": cmd_engine}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args, Settings())
+    except (EngineError, MigrationError) as exc:
+        print(f"ess {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Settings from the environment. Secrets never come from files in the repository."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    # None means: use (or start) the embedded engine
+    database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL") or None)
+    data_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get("ESS_DATA_DIR", REPO_ROOT / ".data"))
+    )
+    engine_host: str = "127.0.0.1"
+    engine_port: int = field(default_factory=lambda: _int("ESS_ENGINE_PORT", 55432))
+    sql_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get("ESS_SQL_DIR", REPO_ROOT / "sql"))
+    )
+    # upper bound; the embedded engine always gets 1 (it has a single backend session)
+    pool_max_size: int = field(default_factory=lambda: _int("ESS_POOL_MAX_SIZE", 8))
+    statement_timeout_ms: int = field(
+        default_factory=lambda: _int("ESS_STATEMENT_TIMEOUT_MS", 30000)
+    )
+
+    @property
+    def engine_data_dir(self) -> Path:
+        return self.data_dir / "engine"
+
+    @property
+    def engine_url(self) -> str:
+        return (
+            f"postgresql://postgres:postgres@{self.engine_host}:{self.engine_port}/postgres"
+            "?sslmode=disable"
+        )

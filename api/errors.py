@@ -1,0 +1,94 @@
+"""RFC 9457 problem+json for every error: the offending parameter is named, internals never are."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("ess")
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    title: str
+    status: int
+    detail: str | None = None
+    type: str = "about:blank"
+    parameter: str | None = None
+    instance: str | None = None
+
+
+class ProblemError(HTTPException):
+    """A client error about one parameter (or path segment)."""
+
+    def __init__(self, status: int, detail: str, parameter: str | None = None) -> None:
+        super().__init__(status_code=status, detail=detail)
+        self.parameter = parameter
+
+
+def bad_parameter(parameter: str, detail: str) -> ProblemError:
+    return ProblemError(400, f"{parameter}: {detail}", parameter)
+
+
+def not_found(parameter: str, detail: str) -> ProblemError:
+    return ProblemError(404, detail, parameter)
+
+
+def _response(request: Request, problem: Problem) -> Response:
+    problem.instance = request.url.path
+    return Response(
+        content=msgspec.json.encode(problem),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+    )
+
+
+def _title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def http_exception_handler(request: Request, exc: HTTPException) -> Response:
+    parameter = getattr(exc, "parameter", None)
+    detail = exc.detail
+    if isinstance(exc, ValidationException):
+        # Litestar's own parameter validation: name the parameter it rejected
+        extra = exc.extra if isinstance(exc.extra, list) else []
+        keys = [e.get("key") for e in extra if isinstance(e, dict) and e.get("key")]
+        if keys:
+            parameter = keys[0]
+            messages = "; ".join(f"{e.get('key')}: {e.get('message')}" for e in extra)
+            detail = messages
+    elif isinstance(exc, NotFoundException) and not isinstance(exc, ProblemError):
+        detail = f"no resource at {request.url.path}"
+    return _response(
+        request,
+        Problem(
+            title=_title(exc.status_code),
+            status=exc.status_code,
+            detail=detail,
+            parameter=parameter,
+        ),
+    )
+
+
+def internal_error_handler(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+    return _response(
+        request,
+        Problem(
+            title="Internal Server Error",
+            status=HTTP_500_INTERNAL_SERVER_ERROR,
+            detail="the server failed to answer this request; it has been logged",
+        ),
+    )
+
+
+EXCEPTION_HANDLERS = {HTTPException: http_exception_handler, Exception: internal_error_handler}

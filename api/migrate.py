@@ -1,0 +1,102 @@
+"""`ess migrate`: forward-only migrations once each, then the idempotent SQL files every time.
+
+sql/migrations/NNNN_*.sql run in name order, each exactly once, in its own transaction, and are
+recorded with a SHA-256 of their text; an applied migration whose text changed is refused.
+Then sql/continuous_aggregates, sql/functions and sql/views (CREATE OR REPLACE / IF NOT EXISTS)
+are re-applied in that order, so a function fix needs no new migration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+IDEMPOTENT_DIRS = ("continuous_aggregates", "functions", "views")
+
+LEDGER_DDL = """
+CREATE SCHEMA IF NOT EXISTS ess;
+CREATE TABLE IF NOT EXISTS ess.schema_migration (
+    filename text PRIMARY KEY,
+    checksum text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
+class MigrationError(RuntimeError):
+    pass
+
+
+@dataclass
+class MigrateReport:
+    applied: list[str]
+    reapplied: list[str]
+
+
+def checksum(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def migrate(conn: psycopg.Connection, sql_dir: Path) -> MigrateReport:
+    """Bring the database at `conn` (autocommit) up to date with `sql_dir`."""
+    conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+    conn.execute(LEDGER_DDL)
+    done = dict(conn.execute("SELECT filename, checksum FROM ess.schema_migration").fetchall())
+    applied = []
+    for path in sorted((sql_dir / "migrations").glob("*.sql")):
+        text = path.read_text()
+        digest = checksum(text)
+        if path.name in done:
+            if done[path.name] != digest:
+                raise MigrationError(
+                    f"{path.name} was applied with checksum {done[path.name][:12]} but now reads "
+                    f"{digest[:12]}: migrations are forward-only, add a new migration instead of "
+                    "editing an applied one"
+                )
+            continue
+        with conn.transaction():
+            conn.execute(text)
+            conn.execute(
+                "INSERT INTO ess.schema_migration (filename, checksum) VALUES (%s, %s)",
+                (path.name, digest),
+            )
+        applied.append(path.name)
+    reapplied = []
+    for folder in IDEMPOTENT_DIRS:
+        for path in sorted((sql_dir / folder).glob("*.sql")):
+            # one statement at a time: continuous aggregates refuse to be created inside the
+            # implicit transaction of a multi-statement query
+            for statement in split_statements(path.read_text()):
+                conn.execute(statement)
+            reapplied.append(f"{folder}/{path.name}")
+    return MigrateReport(applied, reapplied)
+
+
+def split_statements(text: str) -> list[str]:
+    """Split SQL at semicolons that end a line, outside dollar-quoted bodies and comments."""
+    statements, current, dollar_tag = [], [], None
+    for line in text.splitlines(keepends=True):
+        code = line.split("--", 1)[0] if dollar_tag is None else line
+        for tag in _dollar_tags(code):
+            if dollar_tag is None:
+                dollar_tag = tag
+            elif tag == dollar_tag:
+                dollar_tag = None
+        current.append(line)
+        if dollar_tag is None and code.rstrip().endswith(";"):
+            statement = "".join(current).strip()
+            if statement.rstrip(";").strip():
+                statements.append(statement)
+            current = []
+    rest = "".join(current).strip()
+    if any(not ln.strip().startswith("--") for ln in rest.splitlines() if ln.strip()):
+        statements.append(rest)
+    return statements
+
+
+def _dollar_tags(line: str) -> list[str]:
+    return re.findall(r"\$[A-Za-z_]*\$", line)

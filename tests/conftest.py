@@ -1,0 +1,114 @@
+"""The test database, in order: ESS_TEST_DATABASE_URL; a TimescaleDB container when a Docker
+daemon answers; otherwise the embedded engine, started for this test session on a free port.
+
+Tests never depend on data they did not create: each test that stores rows registers its own
+site with ess.add_site_like() (see the `scratch_site` fixture)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from litestar.testing import TestClient
+
+from api.app import create_app
+from api.catalog.model import Catalog, load_catalog
+from api.config import REPO_ROOT
+from api.db import connect, open_pool
+from api.engine import EmbeddedEngine
+from api.migrate import migrate
+
+TIMESCALE_IMAGE = "timescale/timescaledb:2.23.0-pg17"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    if url := os.environ.get("ESS_TEST_DATABASE_URL"):
+        yield url
+    elif _docker_answers():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer(TIMESCALE_IMAGE, driver=None) as container:
+            yield container.get_connection_url()
+    else:
+        with tempfile.TemporaryDirectory(prefix="ess-test-engine-") as tmp:
+            engine = EmbeddedEngine(Path(tmp) / "engine", port=_free_port())
+            engine.start()
+            try:
+                yield engine.url
+            finally:
+                engine.stop()
+
+
+@pytest.fixture(scope="session")
+def migrated_url(database_url: str) -> str:
+    with connect(database_url) as conn:
+        migrate(conn, REPO_ROOT / "sql")
+    return database_url
+
+
+@pytest.fixture(scope="session")
+def pool(migrated_url: str):
+    pool = open_pool(migrated_url, max_size=4)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def conn(pool) -> Iterator[psycopg.Connection]:
+    with pool.connection() as conn:
+        yield conn
+
+
+_site_ids = itertools.count(900)
+
+
+@pytest.fixture
+def scratch_site(conn: psycopg.Connection):
+    """Register a fresh site with the columns of a reference site; returns a factory."""
+
+    def make(template_site: int = 2, rack_counts: tuple[int, ...] = (3, 2)) -> int:
+        site_id = next(_site_ids)
+        while conn.execute("SELECT 1 FROM ess.site WHERE site_id = %s", (site_id,)).fetchone():
+            site_id = next(_site_ids)
+        conn.execute(
+            "SELECT ess.add_site_like(%s::smallint, %s, %s, %s::smallint, %s::smallint[])",
+            (site_id, f"test{site_id}", f"Test site {site_id}", template_site, list(rack_counts)),
+        )
+        return site_id
+
+    return make
+
+
+@pytest.fixture
+def catalog(conn: psycopg.Connection) -> Catalog:
+    return load_catalog(conn)
+
+
+@pytest.fixture
+def client(pool) -> Iterator[TestClient]:
+    """An API client; create scratch sites before asking for it (the catalog is read at startup)."""
+    with TestClient(app=create_app(pool=pool)) as client:
+        yield client
