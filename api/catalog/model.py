@@ -9,6 +9,8 @@ from pathlib import Path
 
 import psycopg
 
+from api.errors import not_found
+
 CATALOG_SQL = (Path(__file__).parent / "catalog.sql").read_text()
 COMPONENTS = ("bank", "rack", "pcs", "etc")
 
@@ -42,6 +44,25 @@ class Site:
     def column_names(self, component: str) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns.get(component, ()))
 
+    def require_bank(self, bank_id: int) -> int:
+        if not self.has_bank(bank_id):
+            raise not_found(
+                "bank",
+                f"operating site {self.site_id} has no bank {bank_id} "
+                f"(banks: {', '.join(map(str, sorted(self.rack_counts)))})",
+            )
+        return bank_id
+
+    def require_rack(self, bank_id: int, rack_id: int) -> int:
+        self.require_bank(bank_id)
+        if not self.has_rack(bank_id, rack_id):
+            raise not_found(
+                "rack",
+                f"bank {bank_id} of operating site {self.site_id} has no rack {rack_id} "
+                f"(racks 1 to {self.rack_counts[bank_id]})",
+            )
+        return rack_id
+
 
 @dataclass(frozen=True)
 class Catalog:
@@ -51,6 +72,12 @@ class Catalog:
 
     def site(self, site_id: int) -> Site | None:
         return self.sites.get(site_id)
+
+    def require_site(self, site_id: int) -> Site:
+        site = self.sites.get(site_id)
+        if site is None:
+            raise not_found("site", f"operating site {site_id} does not exist")
+        return site
 
 
 def load_catalog(conn: psycopg.Connection) -> Catalog:

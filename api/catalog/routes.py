@@ -7,7 +7,6 @@ from litestar import Controller, Request, get
 from litestar.params import FromPath
 
 from api.catalog.model import Catalog, Site
-from api.errors import not_found
 
 
 class ColumnInfo(msgspec.Struct):
@@ -68,13 +67,6 @@ def catalog_of(request: Request) -> Catalog:
     return request.app.state.catalog
 
 
-def require_site(catalog: Catalog, site_id: int) -> Site:
-    site = catalog.site(site_id)
-    if site is None:
-        raise not_found("site", f"operating site {site_id} does not exist")
-    return site
-
-
 class SiteController(Controller):
     path = "/api/ess/operating-sites"
     tags = ["catalog"]
@@ -87,4 +79,4 @@ class SiteController(Controller):
     @get("/{site:int}/", summary="One operating site with its banks, racks and columns")
     async def get_site(self, request: Request, site: FromPath[int]) -> SiteInfo:
         catalog = catalog_of(request)
-        return site_info(catalog, require_site(catalog, site))
+        return site_info(catalog, catalog.require_site(site))
