@@ -27,7 +27,7 @@ from api.migrate import migrate
 TIMESCALE_IMAGE = "timescale/timescaledb:2.23.0-pg17"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -54,7 +54,7 @@ def database_url() -> Iterator[str]:
             yield container.get_connection_url()
     else:
         with tempfile.TemporaryDirectory(prefix="ess-test-engine-") as tmp:
-            engine = EmbeddedEngine(Path(tmp) / "engine", port=_free_port())
+            engine = EmbeddedEngine(Path(tmp) / "engine", port=free_port())
             engine.start()
             try:
                 yield engine.url
