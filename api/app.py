@@ -13,8 +13,9 @@ from api.catalog.routes import SiteController
 from api.config import Settings
 from api.db import open_pool
 from api.errors import EXCEPTION_HANDLERS
+from api.root import root
 
-ROUTES = [SiteController]
+ROUTES = [root, SiteController]
 
 
 def create_app(pool: ConnectionPool | None = None, settings: Settings | None = None) -> Litestar:

@@ -30,3 +30,9 @@ def test_non_numeric_site_is_a_4xx_problem(client):
     response = client.get("/api/ess/operating-sites/abc/")
     assert 400 <= response.status_code < 500
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_root_points_to_the_sites_and_the_docs(client):
+    links = client.get("/").json()
+    assert client.get(links["sites"]).status_code == 200
+    assert client.get(links["openapi"]).json()["info"]["title"] == "ESS data platform"
