@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from api.auth.settings import AccessSettings
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -36,6 +38,14 @@ class Settings:
     statement_timeout_ms: int = field(
         default_factory=lambda: _int("ESS_STATEMENT_TIMEOUT_MS", 30000)
     )
+
+    # "production" makes missing secrets (JWT key, de-identification key) fatal at startup
+    environment: str = field(default_factory=lambda: os.environ.get("ESS_ENV", "development"))
+    access: AccessSettings = field(default_factory=AccessSettings)
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
 
     @property
     def engine_data_dir(self) -> Path:

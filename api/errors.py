@@ -26,8 +26,14 @@ class Problem(msgspec.Struct, omit_defaults=True):
 class ProblemError(HTTPException):
     """A client error about one parameter (or path segment)."""
 
-    def __init__(self, status: int, detail: str, parameter: str | None = None) -> None:
-        super().__init__(status_code=status, detail=detail)
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        parameter: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status_code=status, detail=detail, headers=headers)
         self.parameter = parameter
 
 
@@ -39,12 +45,15 @@ def not_found(parameter: str, detail: str) -> ProblemError:
     return ProblemError(404, detail, parameter)
 
 
-def _response(request: Request, problem: Problem) -> Response:
+def _response(
+    request: Request, problem: Problem, headers: dict[str, str] | None = None
+) -> Response:
     problem.instance = request.url.path
     return Response(
         content=msgspec.json.encode(problem),
         status_code=problem.status,
         media_type=PROBLEM_JSON,
+        headers=headers,
     )
 
 
@@ -76,6 +85,8 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response:
             detail=detail,
             parameter=parameter,
         ),
+        # WWW-Authenticate on 401/403, Retry-After on 429
+        headers=exc.headers,
     )
 
 
