@@ -11,6 +11,7 @@ import os
 import socket
 import tempfile
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -18,13 +19,19 @@ import pytest
 from litestar.testing import TestClient
 
 from api.app import create_app
+from api.auth.settings import AccessSettings
+from api.auth.tokens import SCOPES, mint
 from api.catalog.model import Catalog, load_catalog
-from api.config import REPO_ROOT
+from api.config import REPO_ROOT, Settings
 from api.db import connect, open_pool
+from api.deid import apply_views
 from api.engine import EmbeddedEngine
 from api.migrate import migrate
 
 TIMESCALE_IMAGE = "timescale/timescaledb:2.23.0-pg17"
+# secrets of the test session only
+TEST_JWT_SECRET = "test-jwt-secret-" + "0123456789abcdef" * 2
+TEST_DEID_KEY = "test-deid-key-" + "fedcba9876543210" * 2
 
 
 def free_port() -> int:
@@ -66,6 +73,7 @@ def database_url() -> Iterator[str]:
 def migrated_url(database_url: str) -> str:
     with connect(database_url) as conn:
         migrate(conn, REPO_ROOT / "sql")
+        apply_views(conn, TEST_DEID_KEY)
     return database_url
 
 
@@ -107,8 +115,30 @@ def catalog(conn: psycopg.Connection) -> Catalog:
     return load_catalog(conn)
 
 
+def test_settings(**access) -> Settings:
+    """Settings of a test app: the test JWT secret, no rate limit unless asked for."""
+    options = {"jwt_secret": TEST_JWT_SECRET, "rate_limit_burst": 0, **access}
+    return Settings(environment="development", access=AccessSettings(**options))
+
+
+def bearer(scopes=SCOPES, sites: list[int] | None = None, expires_s: float = 3600) -> dict:
+    """Authorization header with a token signed by the test secret."""
+    token = mint(TEST_JWT_SECRET, list(scopes), sites, timedelta(seconds=expires_s))
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest.fixture
 def client(pool) -> Iterator[TestClient]:
-    """An API client; create scratch sites before asking for it (the catalog is read at startup)."""
-    with TestClient(app=create_app(pool=pool)) as client:
+    """An API client that sends a token with every scope for every site (access control has
+    its own tests, which build anonymous clients); create scratch sites before asking for it
+    (the catalog is read at startup)."""
+    with TestClient(app=create_app(pool=pool, settings=test_settings())) as client:
+        client.headers.update(bearer())
+        yield client
+
+
+@pytest.fixture
+def anonymous_client(pool) -> Iterator[TestClient]:
+    """An API client without a token."""
+    with TestClient(app=create_app(pool=pool, settings=test_settings())) as client:
         yield client

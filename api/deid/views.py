@@ -18,7 +18,9 @@ from psycopg import sql
 
 from api.auth.roles import grant_privileges
 from api.catalog.model import load_catalog
-from api.deid.names import Plan, Published, load_rules, plan, view_name
+from api.config import Settings
+from api.deid.keys import configured_key
+from api.deid.names import DeidKeyError, Plan, Published, load_rules, plan, view_name
 
 SCHEMA = "ess_deid"
 log = logging.getLogger("ess.deid")
@@ -145,3 +147,21 @@ def stale_views(conn: psycopg.Connection, key: str) -> list[str]:
         for (site_id, component), columns in sorted(deid.columns.items())
         if existing.get(view_name(site_id, component)) != _wanted_columns(columns)
     ]
+
+
+def check_views(conn: psycopg.Connection, settings: Settings) -> None:
+    """At startup: in production the key is required and the views must have been generated
+    with it; in development a mismatch is only reported."""
+    key = configured_key(settings)
+    if key is None:
+        return
+    stale = stale_views(conn, key)
+    if stale:
+        message = (
+            f"{len(stale)} de-identified view(s) do not match the catalog under the configured "
+            f"key ({', '.join(stale[:4])}{', ...' if len(stale) > 4 else ''}): "
+            "run `ess deid apply`"
+        )
+        if settings.production:
+            raise DeidKeyError(message)
+        log.warning(message)
