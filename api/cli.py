@@ -6,8 +6,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from api.auth import command as token_command
+from api.auth.settings import ConfigurationError
+from api.catalog.model import COMPONENTS
 from api.config import Settings
 from api.db import connect
+from api.deid import command as deid_command
+from api.deid.names import DeidKeyError
 from api.engine import EngineError, database
 from api.migrate import MigrationError, migrate
 
@@ -15,11 +20,13 @@ from api.migrate import MigrationError, migrate
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     with database(settings) as url, connect(url) as conn:
         report = migrate(conn, settings.sql_dir)
+        deid_summary = deid_command.after_migrate(conn, settings)
     print(
         f"migrate: {len(report.applied)} migration(s) applied"
         + (f" ({', '.join(report.applied)})" if report.applied else "")
         + f", {len(report.reapplied)} idempotent file(s) re-applied"
     )
+    print(deid_summary)
     return 0
 
 
@@ -50,6 +57,21 @@ def cmd_engine(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    from api.loader.command import run
+
+    with database(settings) as url, connect(url) as conn:
+        return run(
+            conn,
+            args.site,
+            args.component,
+            args.files,
+            refresh=args.refresh,
+            batch_rows=args.batch_rows,
+            max_errors=args.max_errors,
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ess", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -61,17 +83,36 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
 
     sub.add_parser("engine", help="run the embedded TimescaleDB engine in the foreground")
+
+    load = sub.add_parser(
+        "load",
+        help="load CSV, Parquet or feather files into a component table (all or nothing per file)",
+    )
+    load.add_argument("--site", type=int, required=True, help="site id (see ess.site)")
+    load.add_argument("--component", required=True, choices=COMPONENTS)
+    load.add_argument("files", nargs="+", metavar="FILE")
+    load.add_argument(
+        "--no-refresh",
+        dest="refresh",
+        action="store_false",
+        help="do not refresh the continuous aggregates over the loaded time range",
+    )
+    load.add_argument("--max-errors", type=int, default=20, help="stop checking after N bad rows")
+    load.add_argument("--batch-rows", type=int, help="rows per INSERT (default: about 0.5 MB)")
+    token_command.add_parser(sub)
+    deid_command.add_parser(sub)
     return parser
 
 
-COMMANDS = {"migrate": cmd_migrate, "serve": cmd_serve, "engine": cmd_engine}
+COMMANDS = {"migrate": cmd_migrate, "serve": cmd_serve, "engine": cmd_engine, "load": cmd_load}
+COMMANDS |= {"token": token_command.cmd_token, "deid": deid_command.cmd_deid}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args, Settings())
-    except (EngineError, MigrationError) as exc:
+    except (EngineError, MigrationError, DeidKeyError, ConfigurationError) as exc:
         print(f"ess {args.command}: {exc}", file=sys.stderr)
         return 2
 

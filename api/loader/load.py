@@ -1,0 +1,304 @@
+"""Load files into a component hypertable: validate the whole file, then insert it in batches.
+
+A file is all or nothing. The first pass reads and checks every row (numbers, times, keys against
+the site's topology) and encodes the rows into batches of binary arrays, spooled in memory or, for
+large files, in a temporary file. Only a file without a single malformed row reaches the second
+pass, which sends the batches as `INSERT ... ON CONFLICT DO NOTHING`: rows already stored are
+skipped and never changed, so loading a file twice adds nothing the second time, and a load
+interrupted between batches is completed by running it again.
+
+No transaction spans the file on purpose: the embedded engine has one session for all clients,
+and a long transaction there would take every other client's statements into it."""
+
+from __future__ import annotations
+
+import pickle
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO
+
+import psycopg
+
+from api.catalog.model import Catalog, Site
+from api.engine import is_embedded
+from api.loader.convert import PG_EPOCH, convert_column
+from api.loader.pgbinary import ARRAY_TYPES, PackedArray, PackedArrayDumper, dictionary_encode
+from api.loader.plan import TIME_COLUMN, FileRejected, Plan, plan_file
+from api.loader.sources import RawBatch, open_source
+from api.refresh import refresh_aggregates
+
+# Bytes of parameters per INSERT. The embedded engine's socket server slows down sharply on
+# messages above about 1 MB (measured: 1 MB in 4 ms, 2 MB in 27 ms, 20 MB in 0.8 s), and about
+# 1,000 rack rows (0.5 MB) per statement was fastest there. A real server has no such limit; larger
+# statements save round trips.
+BATCH_BYTES_EMBEDDED = 512 * 1024
+BATCH_BYTES_SERVER = 4 * 1024 * 1024
+MAX_BATCH_ROWS = 32_000  # dictionary indexes of jsonb columns are smallints
+SPOOL_IN_MEMORY_BYTES = 64 * 1024 * 1024
+PROGRESS_EVERY_SECONDS = 2.0
+
+
+@dataclass
+class FileReport:
+    path: Path
+    rows: int = 0  # rows read (all of them, whether inserted, skipped or malformed)
+    inserted: int = 0
+    rejected: int = 0  # malformed rows
+    errors: list[str] = field(default_factory=list)  # the first malformed rows, with the reason
+    problem: str | None = None  # why the file was rejected
+    first_micros: int | None = None  # time range of the file's rows (PostgreSQL microseconds)
+    last_micros: int | None = None
+    validate_seconds: float = 0.0
+    insert_seconds: float = 0.0
+    ignored_columns: tuple[str, ...] = ()
+
+    @property
+    def accepted(self) -> bool:
+        return self.problem is None
+
+    @property
+    def skipped(self) -> int:
+        """Rows already stored, or repeated within the file."""
+        return self.rows - self.inserted if self.accepted else 0
+
+    @property
+    def seconds(self) -> float:
+        return self.validate_seconds + self.insert_seconds
+
+    @property
+    def window(self) -> tuple[datetime, datetime] | None:
+        if self.first_micros is None or self.last_micros is None:
+            return None
+        return _moment(self.first_micros), _moment(self.last_micros + 1)
+
+
+def _moment(micros: int) -> datetime:
+    return PG_EPOCH + timedelta(microseconds=micros)
+
+
+class Progress:
+    """A line on stderr every few seconds during a long load: rows so far and the rate."""
+
+    def __init__(self, stream: IO[str] | None, label: str, total: int | None = None) -> None:
+        self.stream = stream
+        self.label = label
+        self.total = total
+        self.started = self.last = time.monotonic()
+
+    def update(self, done: int) -> None:
+        now = time.monotonic()
+        if self.stream is None or now - self.last < PROGRESS_EVERY_SECONDS:
+            return
+        self.last = now
+        of = f" of {self.total:,}" if self.total is not None else ""
+        rate = done / (now - self.started)
+        print(f"ess load: {self.label} {done:,}{of} rows ({rate:,.0f} rows/s)", file=self.stream)
+
+
+class Loader:
+    """Loads files of one component of one site over one connection (autocommit)."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        catalog: Catalog,
+        site: Site,
+        component: str,
+        *,
+        batch_rows: int | None = None,
+        max_errors: int = 20,
+        progress: IO[str] | None = sys.stderr,
+    ) -> None:
+        self.conn = conn
+        self.site = site
+        self.component = component
+        self.key_columns = catalog.key_columns[component]
+        self.batch_rows = batch_rows
+        self.max_errors = max_errors
+        self.progress = progress
+        self.batch_bytes = (
+            BATCH_BYTES_EMBEDDED
+            if is_embedded(conn.execute("SELECT version()").fetchone()[0])
+            else BATCH_BYTES_SERVER
+        )
+        conn.adapters.register_dumper(PackedArray, PackedArrayDumper)
+        if component == "rack":
+            self.valid_keys = {
+                (bank, rack)
+                for bank, racks in site.rack_counts.items()
+                for rack in range(1, racks + 1)
+            }
+        else:
+            self.valid_keys = set(site.rack_counts)
+
+    def load(self, path: Path) -> FileReport:
+        report = FileReport(path)
+        started = time.monotonic()
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES) as spool:
+            try:
+                plan, batches = self._validate(path, report, spool)
+            except FileRejected as exc:
+                report.problem = str(exc)
+            report.validate_seconds = time.monotonic() - started
+            if report.problem is None and report.rejected:
+                more = (
+                    " (or more: checking stopped there)"
+                    if report.rejected >= self.max_errors
+                    else ""
+                )
+                report.problem = f"{report.rejected} malformed rows{more}"
+            if report.problem is not None:
+                return report
+            started = time.monotonic()
+            spool.seek(0)
+            self._insert(plan, batches, spool, report)
+            report.insert_seconds = time.monotonic() - started
+        return report
+
+    # -- pass 1: read, validate, encode --------------------------------------------------------
+
+    def _validate(self, path: Path, report: FileReport, spool: IO[bytes]) -> tuple[Plan, int]:
+        source = open_source(path, self.site.timezone)
+        try:
+            plan = plan_file(
+                self.site, self.component, self.key_columns, source.headers, source.kinds
+            )
+            report.ignored_columns = plan.ignored
+            size = self.batch_rows or self._rows_per_batch(plan)
+            progress = Progress(self.progress, f"{path.name}: validated")
+            batches = 0
+            used = [c.source_index for c in plan.columns]
+            for raw in source.batches(size, used):
+                report.rows += len(raw) + len(raw.errors)
+                columns, errors = self._check(plan, raw, source.position_label)
+                if errors:
+                    report.rejected += len(errors)
+                    report.errors.extend(errors[: self.max_errors - len(report.errors)])
+                    if report.rejected >= self.max_errors:
+                        break
+                elif not report.rejected:
+                    self._spool(plan, columns, report, spool)
+                    batches += 1
+                progress.update(report.rows)
+            return plan, batches
+        finally:
+            source.close()
+
+    def _rows_per_batch(self, plan: Plan) -> int:
+        row_bytes = sum(ARRAY_TYPES[c.sql_type].element_bytes for c in plan.columns)
+        return max(100, min(MAX_BATCH_ROWS, self.batch_bytes // row_bytes))
+
+    def _check(self, plan: Plan, raw: RawBatch, label: str) -> tuple[list[list], list[str]]:
+        """The batch's converted columns, and one message per malformed row."""
+        problems: dict[int, list[str]] = {}
+        converted = []
+        for column in plan.columns:
+            values, errors = convert_column(column.converter, raw.columns[column.source_index])
+            for index, reason in errors.items():
+                problems.setdefault(raw.positions[index], []).append(f"{column.header}: {reason}")
+            converted.append(values)
+        for position, reason in self._topology_errors(plan, converted):
+            problems.setdefault(raw.positions[position], []).append(reason)
+        for position, reason in raw.errors:
+            problems.setdefault(position, []).append(reason)
+        messages = [f"{label} {p}: {'; '.join(problems[p])}" for p in sorted(problems)]
+        return converted, messages
+
+    def _topology_errors(self, plan: Plan, columns: list[list]) -> Iterator[tuple[int, str]]:
+        """Rows (by index in the batch) whose bank, or bank and rack, the site does not have.
+        Keys that did not convert are None here and already have their error."""
+        names = [c.name for c in plan.columns]
+        if "bank_id" not in names:
+            return
+        site = self.site
+        banks = columns[names.index("bank_id")]
+        if self.component != "rack":
+            if set(banks) - {None} <= self.valid_keys:
+                return
+            for index, bank in enumerate(banks):
+                if bank is not None and bank not in self.valid_keys:
+                    yield index, self._no_bank(bank)
+            return
+        racks = columns[names.index("rack_id")]
+        if set(zip(banks, racks, strict=True)) <= self.valid_keys:
+            return
+        for index, key in enumerate(zip(banks, racks, strict=True)):
+            bank, rack = key
+            if bank is None or rack is None or key in self.valid_keys:
+                continue
+            if not site.has_bank(bank):
+                yield index, self._no_bank(bank)
+            else:
+                yield (
+                    index,
+                    f"bank {bank} of site {site.site_id} has no rack {rack} "
+                    f"(racks 1 to {site.rack_counts[bank]})",
+                )
+
+    def _no_bank(self, bank: int) -> str:
+        banks = ", ".join(map(str, sorted(self.site.rack_counts)))
+        return f"site {self.site.site_id} has no bank {bank} (banks: {banks})"
+
+    def _spool(self, plan: Plan, columns: list[list], report: FileReport, spool: IO[bytes]) -> None:
+        times = columns[plan.index_of(TIME_COLUMN)]
+        first, last = min(times), max(times)
+        if report.first_micros is None or first < report.first_micros:
+            report.first_micros = first
+        if report.last_micros is None or last > report.last_micros:
+            report.last_micros = last
+        arrays = encode_batch(plan, columns)
+        pickle.dump((len(times), arrays), spool, protocol=pickle.HIGHEST_PROTOCOL)
+
+    # -- pass 2: insert --------------------------------------------------------------------------
+
+    def _insert(self, plan: Plan, batches: int, spool: IO[bytes], report: FileReport) -> None:
+        progress = Progress(self.progress, f"{report.path.name}: inserted", report.rows)
+        done = 0
+        site_id = self.site.site_id
+        for _ in range(batches):
+            rows, arrays = pickle.load(spool)
+            cursor = self.conn.execute(plan.insert, [site_id, *map(PackedArray, arrays)])
+            report.inserted += cursor.rowcount
+            done += rows
+            progress.update(done)
+
+
+def encode_batch(plan: Plan, columns: list[list]) -> list[bytes]:
+    """The parameters of plan.insert after the site id, in binary array format."""
+    arrays: list[bytes] = []
+    for column, values in zip(plan.columns, columns, strict=True):
+        if column.dictionary:
+            arrays.extend(dictionary_encode(values))
+        else:
+            arrays.append(ARRAY_TYPES[column.sql_type].encode(values))
+    return arrays
+
+
+def merge_windows(reports: list[FileReport]) -> list[tuple[datetime, datetime]]:
+    """The time ranges to refresh aggregates over: overlapping files' ranges merged."""
+    windows = sorted(r.window for r in reports if r.accepted and r.window is not None)
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in windows:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def refresh_loaded(
+    conn: psycopg.Connection, reports: list[FileReport]
+) -> tuple[list[tuple[datetime, datetime]], list[str]]:
+    """Refresh the continuous aggregates over what the files covered (the embedded engine runs no
+    background jobs; on a server, a backfill older than the policy's window needs it too).
+    Windows without new rows cost little: TimescaleDB refreshes only invalidated ranges."""
+    windows = merge_windows(reports)
+    names: list[str] = []
+    for start, end in windows:
+        names = refresh_aggregates(conn, start, end)
+    return windows, names
