@@ -8,6 +8,8 @@ from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from psycopg_pool import ConnectionPool
 
+from api.analytics.aggregates_routes import AggregateController
+from api.analytics.completeness import CompletenessController
 from api.catalog.model import load_catalog
 from api.catalog.routes import SiteController
 from api.config import Settings
@@ -15,7 +17,7 @@ from api.db import open_pool
 from api.errors import EXCEPTION_HANDLERS
 from api.root import root
 
-ROUTES = [root, SiteController]
+ROUTES = [root, SiteController, AggregateController, CompletenessController]
 
 
 def create_app(pool: ConnectionPool | None = None, settings: Settings | None = None) -> Litestar:
