@@ -1,0 +1,291 @@
+"""Protection-map episodes: threshold rules and BMS flags on hand-made rack rows give episodes
+with the right start, end, level, peak and source; discharge over-current is detected; counts
+per bucket and level; the paged endpoint and its bad inputs."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+
+from tests.safety_data import new_site, rack_rows, store
+
+SEOUL = ZoneInfo("Asia/Seoul")
+T0 = datetime(2022, 6, 1, 10, 0, tzinfo=SEOUL)
+WINDOW = (T0, T0 + timedelta(minutes=5))
+
+
+def temperature(second: int) -> float:
+    """Rises 0.1 C per second from 48 C at second 60 to 59.9 C at second 179, else 30 C."""
+    return round(48 + (second - 60) * 0.1, 1) if 60 <= second < 180 else 30.0
+
+
+def over_temperature_flag(second: int) -> int:
+    # two bursts 5 s apart (one episode with the 10 s gap rule), a third one 70 s later
+    return int(10 <= second < 20 or 25 <= second < 30 or 100 <= second < 105)
+
+
+@pytest.fixture(scope="module")
+def anomalies(pool) -> int:
+    """Bank 1 rack 1: over-temperature through warning (50 C) into fault (55 C), six seconds
+    missing in the middle; rack 2: discharge at -130 A for 30 s; rack 3: the BMS's own
+    over-temperature warning flag; bank 2 rack 1: a voltage imbalance still on at the window's
+    end; bank 2 rack 2: charge at +125 A for 10 s."""
+    with pool.connection() as conn:
+        site = new_site(conn, rack_counts=(3, 2))
+        store(conn, "rack", anomaly_rows(site))
+    return site
+
+
+def anomaly_rows(site: int) -> list[dict]:
+    rows = rack_rows(
+        site, 1, 1, T0, 300, skip=range(150, 156), rack_max_cell_temperature=temperature
+    )
+    rows += rack_rows(
+        site, 1, 2, T0, 300, rack_current=lambda s: -130.0 if 200 <= s < 230 else -30.0
+    )
+    rows += rack_rows(site, 1, 3, T0, 300, rack_over_temperature_warning=over_temperature_flag)
+    rows += rack_rows(
+        site, 2, 1, T0, 300, rack_cell_voltage_gap=lambda s: 0.35 if s >= 290 else 0.03
+    )
+    rows += rack_rows(site, 2, 2, T0, 300, rack_current=lambda s: 125.0 if 40 <= s < 50 else 10.0)
+    return rows
+
+
+def episodes(conn: psycopg.Connection, site: int, **filters) -> list[dict]:
+    cursor = conn.execute(
+        "SELECT * FROM ess.protection_episodes(%s, %s, %s, p_level => %s, p_code => %s)",
+        (site, *WINDOW, filters.get("level"), filters.get("code")),
+    )
+    names = [c.name for c in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+def at(second: int) -> datetime:
+    return T0 + timedelta(seconds=second)
+
+
+def test_over_temperature_warning_then_fault(conn, anomalies):
+    found = [e for e in episodes(conn, anomalies) if e["code"] == 6 and e["source"] == "threshold"]
+    warning, fault = sorted(found, key=lambda e: e["level"])
+    # 50.0 C at second 80 is not above 50; 50.1 C at 81 is. 55.1 C at 131 is above 55.
+    assert (warning["level"], warning["start_time"], warning["end_time"]) == (1, at(81), at(179))
+    assert (fault["level"], fault["start_time"], fault["end_time"]) == (2, at(131), at(179))
+    assert warning["peak_value"] == fault["peak_value"] == 59.9
+    assert (warning["rack_id"], warning["hazard"], fault["level_name"]) == (
+        1,
+        "over_temperature",
+        "fault",
+    )
+    # the six missing seconds (150-155) do not split the episode
+    assert fault["readings"] == 179 - 131 + 1 - 6
+    assert "above 55" in fault["description_en"] and "초과" in fault["description_ko"]
+    assert not warning["ongoing"]
+
+
+def test_discharge_over_current_is_detected(conn, anomalies):
+    (episode,) = [e for e in episodes(conn, anomalies) if e["code"] == 5]
+    assert episode["hazard"] == "discharge_over_current"
+    assert (episode["bank_id"], episode["rack_id"], episode["level"]) == (1, 2, 2)
+    assert (episode["start_time"], episode["end_time"]) == (at(200), at(229))
+    assert episode["peak_value"] == 130.0  # discharge current, positive while discharging
+    assert episode["source_column"] == "discharge_current"
+
+
+def test_charge_over_current(conn, anomalies):
+    (episode,) = [e for e in episodes(conn, anomalies) if e["code"] == 4]
+    assert (episode["bank_id"], episode["rack_id"], episode["level"]) == (2, 2, 2)
+    assert (episode["start_time"], episode["end_time"], episode["peak_value"]) == (
+        at(40),
+        at(49),
+        125.0,
+    )
+
+
+def test_bms_flag_episodes_merge_short_gaps(conn, anomalies):
+    found = [e for e in episodes(conn, anomalies) if e["source"] == "bms_flag"]
+    assert [(e["start_time"], e["end_time"], e["readings"]) for e in found] == [
+        (at(10), at(29), 15),
+        (at(100), at(104), 5),
+    ]
+    assert {(e["code"], e["level"], e["rack_id"]) for e in found} == {(6, 1, 3)}
+    assert found[0]["source_column"] == "rack_over_temperature_warning"
+    # the peak of a flag episode is its hazard's quantity: rack 3 stays at 30 C
+    assert found[0]["peak_value"] == 30.0
+
+
+def test_episode_holding_at_window_end_is_ongoing(conn, anomalies):
+    (episode,) = [e for e in episodes(conn, anomalies) if e["code"] == 3]
+    assert (episode["bank_id"], episode["rack_id"], episode["level"]) == (2, 1, 1)
+    assert episode["start_time"] == at(290)
+    assert episode["ongoing"] and episode["end_time"] is None and episode["last_seen"] == at(299)
+
+
+def test_filters_by_level_and_code(conn, anomalies):
+    assert {e["level"] for e in episodes(conn, anomalies, level=2)} == {2}
+    assert {e["code"] for e in episodes(conn, anomalies, code=6)} == {6}
+    # no temperature-imbalance rule fires: gaps stay at 6 C
+    assert episodes(conn, anomalies, code=8) == []
+
+
+def test_every_mapped_bms_flag_raises_its_episode(conn, scratch_site):
+    site = scratch_site(rack_counts=(1,))
+    flags = conn.execute("SELECT flag_column, code, level FROM ess.bms_flag ORDER BY 1").fetchall()
+    rows = []
+    for index, (flag, _, _) in enumerate(flags):
+        # each flag on for 3 s, 30 s apart
+        rows += rack_rows(site, 1, 1, at(30 * index), 3, **{flag: 1})
+    store(conn, "rack", rows)
+    found = conn.execute(
+        "SELECT source_column, code, level, start_time, end_time FROM "
+        "ess.protection_episodes(%s, %s, %s) WHERE source = 'bms_flag' ORDER BY start_time",
+        (site, T0, T0 + timedelta(hours=1)),
+    ).fetchall()
+    assert found == [
+        (flag, code, level, at(30 * i), at(30 * i + 2))
+        for i, (flag, code, level) in enumerate(flags)
+    ]
+
+
+def test_site_thresholds_override_the_defaults(conn, scratch_site):
+    site = scratch_site(rack_counts=(1,))
+    rows = rack_rows(
+        site, 1, 1, T0, 60, rack_max_cell_temperature=lambda s: 45.0 if s >= 30 else 30.0
+    )
+    store(conn, "rack", rows)
+    assert not [e for e in episodes(conn, site) if e["code"] == 6]
+    conn.execute(
+        "INSERT INTO ess.protection_threshold "
+        "(site_id, code, quantity, direction, warning_level, fault_level, unit) "
+        "VALUES (%s, 6, 'rack_max_cell_temperature', 'above', 40, 44, '°C')",
+        (site,),
+    )
+    found = sorted((e["level"], e["start_time"]) for e in episodes(conn, site) if e["code"] == 6)
+    assert found == [(1, at(30)), (2, at(30))]
+
+
+def test_level_counts_per_bucket(conn, anomalies):
+    counts = conn.execute(
+        "SELECT bucket, level, level_count, row_count "
+        "FROM ess.protection_level_counts(%s, %s, %s, '1 minute')",
+        (anomalies, *WINDOW),
+    ).fetchall()
+    by_key = {(bucket, level): (n, rows) for bucket, level, n, rows in counts}
+    # minute 0: the BMS flag episode (15 readings) and the charge over-current fault (10)
+    assert by_key[(at(0), 1)] == (1, 15)
+    assert by_key[(at(0), 2)] == (1, 10)
+    # minute 1: over-temperature warning starts (81-119: 39 readings) and the second flag burst
+    assert by_key[(at(60), 1)] == (2, 39 + 5)
+    # minute 3: the discharge over-current fault, 30 readings
+    assert by_key[(at(180), 2)] == (1, 30)
+
+
+def test_episodes_endpoint_pages(anomalies, client):
+    url = f"/api/ess-feature/protectionmap/operating-sites/{anomalies}/"
+    params = {
+        "start-time": "2022-06-01T10:00:00",
+        "end-time": "2022-06-01T10:05:00+09:00",
+        "page_size": "3",
+    }
+    first = client.get(url, params=params)
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["count"] == 7 and len(body["results"]) == 3 and body["previous"] is None
+    newest = body["results"][0]
+    assert newest["start_time"] == "2022-06-01T10:04:50+09:00" and newest["end_time"] is None
+    assert set(newest) >= {"operating_site", "bank_id", "rack_id", "error_code", "level"}
+    assert {"description_en", "description_ko", "peak_value", "source"} <= set(newest)
+    second = client.get(body["next"]).json()
+    third = client.get(second["next"]).json()
+    assert third["next"] is None and len(third["results"]) == 1
+    seen = [r["start_time"] for page in (body, second, third) for r in page["results"]]
+    assert seen == sorted(seen, reverse=True) and len(seen) == 7
+    back = client.get(second["previous"]).json()
+    assert back["results"] == body["results"]
+
+    faults = client.get(url, params={**params, "level": "fault", "page_size": "100"}).json()
+    assert {r["level"] for r in faults["results"]} == {2} and faults["count"] == 3
+    current = client.get(url, params={**params, "error-code": "5"}).json()
+    assert [r["hazard"] for r in current["results"]] == ["discharge_over_current"]
+
+
+def test_log_level_count_endpoint(anomalies, client):
+    url = f"/api/ess-feature/protectionmap/operating-sites/{anomalies}/stats/log-level-count/"
+    answer = client.get(
+        url,
+        params={
+            "time-bucket-width": "5 minutes",
+            "start-time": "2022-06-01T10:00:00",
+            "end-time": "2022-06-01T10:05:00",
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == [
+        {
+            "time": "2022-06-01T10:00:00+09:00",
+            "operating_site": anomalies,
+            "level": 1,
+            "level_count": 4,
+            "row_count": 93 + 15 + 5 + 10,
+        },
+        {
+            "time": "2022-06-01T10:00:00+09:00",
+            "operating_site": anomalies,
+            "level": 2,
+            "level_count": 3,
+            "row_count": 43 + 30 + 10,
+        },
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "parameter"),
+    [
+        ("/", {"end-time": "2022-06-01T10:05:00"}, 400, "start-time"),
+        ("/", {"start-time": "2022-06-01T10:00:00", "end-time": "yesterday"}, 400, "end-time"),
+        ("/", {"start-time": "2022-05-01", "end-time": "2022-06-02"}, 400, "end-time"),
+        ("/", {"start-time": "2022-06-01", "end-time": "2022-06-02", "level": "3"}, 400, "level"),
+        (
+            "/",
+            {"start-time": "2022-06-01", "end-time": "2022-06-02", "error-code": "x"},
+            400,
+            "error-code",
+        ),
+        ("/", {"start-time": "2022-06-01", "end-time": "2022-06-02", "page": "0"}, 400, "page"),
+        (
+            "/",
+            {"start-time": "2022-06-01", "end-time": "2022-06-02", "page_size": "100000"},
+            400,
+            "page_size",
+        ),
+        ("/", {"start-time": "2022-06-01", "end-time": "2022-06-02", "page": "9"}, 404, "page"),
+        (
+            "/stats/log-level-count/",
+            {"start-time": "2022-06-01", "end-time": "2022-06-02", "time-bucket-width": "1 s"},
+            400,
+            "time-bucket-width",
+        ),
+        (
+            "/stats/log-level-count/",
+            {"start-time": "2022-06-01", "end-time": "2022-06-02", "time-bucket-width": "soon"},
+            400,
+            "time-bucket-width",
+        ),
+    ],
+)
+def test_bad_inputs_are_problems(anomalies, client, path, params, status, parameter):
+    url = f"/api/ess-feature/protectionmap/operating-sites/{anomalies}{path}"
+    answer = client.get(url, params=params)
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["parameter"] == parameter
+
+
+def test_unknown_site_is_not_found(client):
+    answer = client.get(
+        "/api/ess-feature/protectionmap/operating-sites/32000/",
+        params={"start-time": "2022-06-01", "end-time": "2022-06-02"},
+    )
+    assert answer.status_code == 404 and answer.json()["parameter"] == "site"
