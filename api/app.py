@@ -10,6 +10,13 @@ from psycopg_pool import ConnectionPool
 
 from api.analytics.aggregates_routes import AggregateController
 from api.analytics.completeness import CompletenessController
+from api.analytics.protection_routes import ProtectionMapController
+from api.analytics.safety_routes import (
+    ExSoSController,
+    SoCPController,
+    SoLController,
+    SoSController,
+)
 from api.catalog.model import load_catalog
 from api.catalog.routes import SiteController
 from api.config import Settings
@@ -17,7 +24,17 @@ from api.db import open_pool
 from api.errors import EXCEPTION_HANDLERS
 from api.root import root
 
-ROUTES = [root, SiteController, AggregateController, CompletenessController]
+ROUTES = [
+    root,
+    SiteController,
+    AggregateController,
+    CompletenessController,
+    SoSController,
+    ExSoSController,
+    SoCPController,
+    SoLController,
+    ProtectionMapController,
+]
 
 
 def create_app(pool: ConnectionPool | None = None, settings: Settings | None = None) -> Litestar:
