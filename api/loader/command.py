@@ -43,9 +43,11 @@ def run(
     refresh: bool = True,
     batch_rows: int | None = None,
     max_errors: int = 20,
-    out: IO[str] = sys.stdout,
-    err: IO[str] = sys.stderr,
+    out: IO[str] | None = None,
+    err: IO[str] | None = None,
 ) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
     try:
         files = check_files(paths)
         catalog = load_catalog(conn)

@@ -56,6 +56,7 @@ class FileReport:
     validate_seconds: float = 0.0
     insert_seconds: float = 0.0
     ignored_columns: tuple[str, ...] = ()
+    stopped_early: bool = False  # checking stopped at the error limit before the end of the file
 
     @property
     def accepted(self) -> bool:
@@ -146,12 +147,12 @@ class Loader:
                 report.problem = str(exc)
             report.validate_seconds = time.monotonic() - started
             if report.problem is None and report.rejected:
-                more = (
-                    " (or more: checking stopped there)"
-                    if report.rejected >= self.max_errors
-                    else ""
-                )
-                report.problem = f"{report.rejected} malformed rows{more}"
+                report.problem = f"{report.rejected} malformed rows"
+                if report.stopped_early:
+                    report.problem += (
+                        f" in the first {report.rows:,} rows (checking stops after "
+                        f"{self.max_errors} errors; there may be more)"
+                    )
             if report.problem is not None:
                 return report
             started = time.monotonic()
@@ -180,6 +181,7 @@ class Loader:
                     report.rejected += len(errors)
                     report.errors.extend(errors[: self.max_errors - len(report.errors)])
                     if report.rejected >= self.max_errors:
+                        report.stopped_early = True
                         break
                 elif not report.rejected:
                     self._spool(plan, columns, report, spool)

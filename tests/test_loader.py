@@ -1,0 +1,521 @@
+"""ess load: formats, validation with line numbers, all-or-nothing files, idempotency, refresh.
+
+Every test loads into its own scratch site (template site 2 unless said otherwise: banks of 3 and
+2 racks) and reads back only that site's rows."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pyarrow as pa
+import pyarrow.feather as feather
+import pyarrow.parquet as pq
+import pytest
+
+from api.cli import main
+from api.loader.command import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, run
+from api.loader.pgbinary import ARRAY_TYPES, PackedArray, PackedArrayDumper, dictionary_encode
+
+FAULTS = {"module1": 0, "module2": 1}
+PY_FAULTS = "{'module1': 0, 'module2': 1}"
+
+
+def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def rack_rows(seconds: int, racks=((1, 1), (1, 2), (1, 3), (2, 1), (2, 2)), day: int = 10):
+    """[timestamp, bank, rack, soc, status, fault map] rows with a +09:00 offset."""
+    return [
+        [f"2022-05-{day:02d} 00:00:{s:02d}+09:00", bank, rack, 50 + s, 1, PY_FAULTS]
+        for s in range(seconds)
+        for bank, rack in racks
+    ]
+
+
+RACK_HEADER = [
+    "TIMESTAMP",
+    "BANK_ID",
+    "RACK_ID",
+    "RACK_SOC",
+    "RACK_STATUS_FOR_RUN",
+    "RACK_MODULE_FAULT",
+]
+
+
+def load(conn, site, paths, component="rack", **options):
+    out, err = io.StringIO(), io.StringIO()
+    options.setdefault("refresh", False)
+    code = run(conn, site, component, [str(p) for p in paths], out=out, err=err, **options)
+    return code, out.getvalue(), err.getvalue()
+
+
+def stored(conn, site, component="rack", columns="ts, bank_id, rack_id, rack_soc"):
+    return conn.execute(
+        f"SELECT {columns} FROM ess.{component} WHERE site_id = %s ORDER BY 1, 2, 3", (site,)
+    ).fetchall()
+
+
+def count(conn, site, component="rack") -> int:
+    return conn.execute(
+        f"SELECT count(*) FROM ess.{component} WHERE site_id = %s", (site,)
+    ).fetchone()[0]
+
+
+def test_same_file_twice_adds_nothing_the_second_time(conn, scratch_site, tmp_path):
+    site = scratch_site()
+    path = write_csv(tmp_path / "rack.csv", RACK_HEADER, rack_rows(3))
+    code, out, _ = load(conn, site, [path])
+    assert code == EXIT_OK
+    assert "15 rows: 15 inserted, 0 skipped" in out
+    first = stored(conn, site, columns="*")
+
+    code, out, _ = load(conn, site, [path])
+    assert code == EXIT_OK
+    assert "15 rows: 0 inserted, 15 skipped" in out
+    assert stored(conn, site, columns="*") == first
+
+
+def test_rows_repeated_in_a_file_are_skipped(conn, scratch_site, tmp_path):
+    site = scratch_site()
+    rows = rack_rows(2)
+    path = write_csv(tmp_path / "rack.csv", RACK_HEADER, rows + rows[:4] + rows[:1])
+    code, out, _ = load(conn, site, [path])
+    assert code == EXIT_OK
+    assert "15 rows: 10 inserted, 5 skipped" in out
+    assert count(conn, site) == 10
+
+
+def test_unknown_column_is_named_and_valid_ones_listed(conn, scratch_site, tmp_path):
+    site = scratch_site()
+    path = write_csv(
+        tmp_path / "rack.csv", [*RACK_HEADER, "RACK_SOX"], [[*r, 1] for r in rack_rows(1)]
+    )
+    code, out, err = load(conn, site, [path])
+    assert code == EXIT_REJECTED
+    assert "column 'RACK_SOX' is not a rack column of site" in err
+    assert "rack_soc, rack_soh" in err  # the valid names, to spot the typo
+    assert "rejected" in out
+    assert count(conn, site) == 0
+
+
+def test_a_column_of_another_site_is_unknown_here(conn, scratch_site, tmp_path):
+    site = scratch_site(template_site=2)
+    # site 1's racks report rack_cell_temperature_average; Panli's do not
+    path = write_csv(
+        tmp_path / "rack.csv",
+        ["timestamp", "bank_id", "rack_id", "rack_cell_temperature_average"],
+        [["2022-05-10 00:00:00", 1, 1, 30.0]],
+    )
+    code, _, err = load(conn, site, [path])
+    assert code == EXIT_REJECTED
+    assert "'rack_cell_temperature_average' is not a rack column" in err
+
+
+def test_malformed_rows_are_reported_with_line_numbers_and_nothing_is_stored(
+    conn, scratch_site, tmp_path
+):
+    site = scratch_site()
+    good = rack_rows(1)
+    bad = [
+        ["2022-05-10 00:00:01+09:00", 1, 1, "abc", 1, "{}"],  # line 7: bad number
+        ["2022-05-10 25:00:00+09:00", 1, 1, 1, 1, "{}"],  # line 8: bad timestamp
+        ["2022-05-10 00:00:01+09:00", "x", 1, 1, 1, "{}"],  # line 9: wrong key type
+        ["2022-05-10 00:00:01+09:00", 1, 2, 1, "1.5", "{}"],  # line 10: not an integer
+        ["2022-05-10 00:00:01+09:00", 1, 3, 1, 99999, "{}"],  # line 11: smallint range
+        ["2022-05-10 00:00:01+09:00", 2, 1, 1, 1],  # line 12: a field missing
+        ["2022-05-10 00:00:01+09:00", "", 1, 1, 1, "{}"],  # line 13: empty key
+        ["", 2, 2, 1, 1, "{}"],  # line 14: no time
+        ["2022-05-10 00:00:02+09:00", 2, 2, "inf", 1, "{'a': "],  # line 15: two problems
+    ]
+    path = write_csv(tmp_path / "rack.csv", RACK_HEADER, good + bad)
+    code, out, err = load(conn, site, [path])
+    assert code == EXIT_REJECTED
+    lines = err.splitlines()
+    expected = {
+        7: "RACK_SOC: 'abc' is not a number",
+        8: "TIMESTAMP: '2022-05-10 25:00:00+09:00' is not a time",
+        9: "BANK_ID: 'x' is not an integer",
+        10: "RACK_STATUS_FOR_RUN: '1.5' is not an integer",
+        11: "RACK_STATUS_FOR_RUN: '99999' is out of range",
+        12: "has 5 fields, the header has 6",
+        13: "BANK_ID: is empty (a key column needs a value)",
+        14: "TIMESTAMP: is empty",
+        15: "RACK_SOC: 'inf' is not a finite number; RACK_MODULE_FAULT: ",
+    }
+    for line, message in expected.items():
+        assert any(text.strip().startswith(f"line {line}: {message}") for text in lines), (
+            line,
+            err,
+        )
+    assert "9 malformed rows" in err
+    assert "9 rejected" in out
+    assert count(conn, site) == 0  # the five good rows were not stored either
+
+
+def test_checking_stops_after_max_errors(conn, scratch_site, tmp_path):
+    site = scratch_site()
+    rows = [[f"2022-05-10 00:00:{s:02d}", 1, 1, "bad", 1, "{}"] for s in range(30)]
+    path = write_csv(tmp_path / "rack.csv", RACK_HEADER, rows)
+    code, _, err = load(conn, site, [path], max_errors=5, batch_rows=10)
+    assert code == EXIT_REJECTED
+    assert sum(line.startswith("  line ") for line in err.splitlines()) == 5
+    assert "10 malformed rows in the first 10 rows (checking stops after 5 errors" in err
+
+
+def test_a_failed_load_leaves_stored_rows_untouched(conn, scratch_site, tmp_path):
+    site = scratch_site()
+    path = write_csv(tmp_path / "first.csv", RACK_HEADER, rack_rows(2))
+    assert load(conn, site, [path])[0] == EXIT_OK
+    before = stored(conn, site, columns="*")
+
+    # the same keys with other values, new keys, and one malformed row
+    changed = [[*r[:3], 99.0, 0, "{}"] for r in rack_rows(3)]
+    changed.append(["2022-05-10 00:00:09+09:00", 1, 1, "oops", 1, "{}"])
+    path = write_csv(tmp_path / "second.csv", RACK_HEADER, changed)
+    assert load(conn, site, [path])[0] == EXIT_REJECTED
+    assert stored(conn, site, columns="*") == before
+
+
+def test_naive_times_are_the_sites_local_time(conn, scratch_site, tmp_path):
+    site = scratch_site()
+    conn.execute("UPDATE ess.site SET timezone = 'America/New_York' WHERE site_id = %s", (site,))
+    header = ["timestamp", "bank_id", "rack_id", "rack_soc"]
+    naive = write_csv(tmp_path / "naive.csv", header, [["2022-05-10 00:00:01", 1, 1, 1.0]])
+    offset = write_csv(
+        tmp_path / "offset.csv",
+        header,
+        [["2022-05-10 00:00:01-04:00", 1, 1, 1.0], ["2022-05-10T04:00:01Z", 1, 1, 1.0]],
+    )
+    assert load(conn, site, [naive])[0] == EXIT_OK
+    code, out, _ = load(conn, site, [offset])
+    assert code == EXIT_OK
+    assert "2 rows: 0 inserted, 2 skipped" in out  # the same instant, written three ways
+    assert stored(conn, site) == [(datetime(2022, 5, 10, 4, 0, 1, tzinfo=UTC), 1, 1, 1.0)]
+
+
+def test_json_columns_accept_json_and_python_dict_notation(conn, scratch_site, tmp_path):
+    site = scratch_site()
+    header = ["timestamp", "bank_id", "rack_id", "rack_module_fault"]
+    rows = [
+        ["2022-05-10 00:00:00", 1, 1, json.dumps(FAULTS)],
+        ["2022-05-10 00:00:00", 1, 2, PY_FAULTS],
+        ["2022-05-10 00:00:00", 1, 3, "{'nested': [1, -2.5, True, None, 'x']}"],
+        ["2022-05-10 00:00:00", 2, 1, ""],
+    ]
+    assert load(conn, site, [write_csv(tmp_path / "rack.csv", header, rows)])[0] == EXIT_OK
+    faults = [r[2] for r in stored(conn, site, columns="bank_id, rack_id, rack_module_fault")]
+    assert faults == [FAULTS, FAULTS, {"nested": [1, -2.5, True, None, "x"]}, None]
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "__import__('os').system('true')",
+        "{'a': open('/etc/passwd')}",
+        "{1: 0}",  # JSON keys are strings
+        "{'a', 'b'}",
+        "{'a': (1, 2)}",
+        "{'a': float('nan')}",
+        '{"a": NaN}',
+    ],
+)
+def test_json_columns_refuse_anything_but_json_like_literals(conn, scratch_site, tmp_path, cell):
+    site = scratch_site()
+    header = ["timestamp", "bank_id", "rack_id", "rack_module_fault"]
+    path = write_csv(tmp_path / "rack.csv", header, [["2022-05-10 00:00:00", 1, 1, cell]])
+    code, _, err = load(conn, site, [path])
+    assert code == EXIT_REJECTED
+    assert "line 2: rack_module_fault: " in err
+    assert count(conn, site) == 0
+
+
+def test_headers_in_any_case_and_missing_columns_become_null(conn, scratch_site, tmp_path):
+    site = scratch_site()
+    path = write_csv(
+        tmp_path / "rack.csv",
+        ["Timestamp", "bank_ID", "RACK_ID", "Rack_Voltage", "rack_status_for_run"],
+        [["2022-05-10 00:00:00+09:00", "1", "2.0", "912.5", "1.0"]],
+    )
+    assert load(conn, site, [path])[0] == EXIT_OK
+    row = conn.execute(
+        "SELECT rack_id, rack_voltage, rack_status_for_run, rack_soc, rack_module_fault "
+        "FROM ess.rack WHERE site_id = %s",
+        (site,),
+    ).fetchone()
+    assert row == (2, 912.5, 1, None, None)
+
+
+def test_null_cells(conn, scratch_site, tmp_path):
+    site = scratch_site()
+    header = ["timestamp", "bank_id", "rack_id", "rack_soc", "rack_status_for_run"]
+    rows = [
+        ["2022-05-10 00:00:00", 1, 1, "", ""],
+        ["2022-05-10 00:00:00", 1, 2, "NaN", "NULL"],
+        ["2022-05-10 00:00:00", 1, 3, "nan", "None"],
+    ]
+    assert load(conn, site, [write_csv(tmp_path / "rack.csv", header, rows)])[0] == EXIT_OK
+    assert conn.execute(
+        "SELECT count(*) FROM ess.rack WHERE site_id = %s AND rack_soc IS NULL "
+        "AND rack_status_for_run IS NULL",
+        (site,),
+    ).fetchone() == (3,)
+
+
+def test_missing_key_column_rejects_the_file(conn, scratch_site, tmp_path):
+    site = scratch_site()
+    path = write_csv(tmp_path / "rack.csv", ["timestamp", "bank_id"], [["2022-05-10", 1]])
+    code, _, err = load(conn, site, [path])
+    assert code == EXIT_REJECTED
+    assert "missing key column rack_id" in err
+
+
+def test_rows_outside_the_sites_topology_are_rejected(conn, scratch_site, tmp_path):
+    site = scratch_site(rack_counts=(3, 2))
+    rows = [
+        *rack_rows(1),
+        ["2022-05-10 00:00:05+09:00", 3, 1, 1, 1, "{}"],  # line 7: no bank 3
+        ["2022-05-10 00:00:05+09:00", 2, 3, 1, 1, "{}"],  # line 8: bank 2 has 2 racks
+    ]
+    code, _, err = load(conn, site, [write_csv(tmp_path / "rack.csv", RACK_HEADER, rows)])
+    assert code == EXIT_REJECTED
+    assert f"line 7: site {site} has no bank 3 (banks: 1, 2)" in err
+    assert f"line 8: bank 2 of site {site} has no rack 3 (racks 1 to 2)" in err
+    assert count(conn, site) == 0
+
+
+def test_bank_and_site_level_components(conn, scratch_site, tmp_path):
+    site = scratch_site()
+    bank = write_csv(
+        tmp_path / "bank.csv",
+        ["TIMESTAMP", "BANK_ID", "BANK_SOC", "MASTER_RACK_COMMUNICATION_FAULT"],
+        [
+            ["2022-05-10 00:00:00+09:00", 1, 55.5, "{'rack1': 0, 'rack2': 0, 'rack3': 1}"],
+            ["2022-05-10 00:00:00+09:00", 2, 56.5, '{"rack1": 0, "rack2": 0}'],
+        ],
+    )
+    assert load(conn, site, [bank], component="bank")[0] == EXIT_OK
+    assert conn.execute(
+        "SELECT bank_id, master_rack_communication_fault FROM ess.bank WHERE site_id = %s "
+        "ORDER BY bank_id",
+        (site,),
+    ).fetchall() == [(1, {"rack1": 0, "rack2": 0, "rack3": 1}), (2, {"rack1": 0, "rack2": 0})]
+
+    # pcs rows are identified by time alone; Panli's PCS has no bank_id column
+    pcs = write_csv(
+        tmp_path / "pcs.csv",
+        ["TIMESTAMP", "AI_VDC", "ST_RUN"],
+        [["2022-05-10 00:00:00+09:00", 900.1, 1], ["2022-05-10 00:00:01+09:00", 900.2, 0]],
+    )
+    assert load(conn, site, [pcs], component="pcs")[0] == EXIT_OK
+    assert count(conn, site, "pcs") == 2
+    bad = write_csv(tmp_path / "pcs2.csv", ["TIMESTAMP", "BANK_ID"], [["2022-05-10", 1]])
+    code, _, err = load(conn, site, [bad], component="pcs")
+    assert code == EXIT_REJECTED
+    assert "'BANK_ID' is not a pcs column" in err
+
+
+def test_site_1_communication_fault_is_an_integer_stored_as_json(conn, scratch_site, tmp_path):
+    site = scratch_site(template_site=1, rack_counts=(8,))
+    header = ["timestamp", "bank_id", "master_rack_communication_fault", "bank_soc"]
+    path = write_csv(tmp_path / "bank.csv", header, [["2022-05-10 00:00:00", 1, "1.0", 50]])
+    assert load(conn, site, [path], component="bank")[0] == EXIT_OK
+    assert conn.execute(
+        "SELECT master_rack_communication_fault FROM ess.bank WHERE site_id = %s", (site,)
+    ).fetchone() == (1,)
+
+    path = write_csv(tmp_path / "bad.csv", header, [["2022-05-10 00:00:01", 1, "{'rack1': 0}", 1]])
+    code, _, err = load(conn, site, [path], component="bank")
+    assert code == EXIT_REJECTED
+    assert "master_rack_communication_fault: \"{'rack1': 0}\" is not an integer" in err
+
+
+def test_site_1_etc_bank_id_is_checked_against_the_topology(conn, scratch_site, tmp_path):
+    site = scratch_site(template_site=1, rack_counts=(8,))
+    header = ["timestamp", "bank_id", "sensor1_temperature"]
+    rows = [["2022-05-10 00:00:00", 1, 25.0], ["2022-05-10 00:00:01", "", 25.5]]
+    assert load(conn, site, [write_csv(tmp_path / "etc.csv", header, rows)], "etc")[0] == EXIT_OK
+    rows = [["2022-05-10 00:00:02", 2, 25.0]]
+    code, _, err = load(conn, site, [write_csv(tmp_path / "etc2.csv", header, rows)], "etc")
+    assert code == EXIT_REJECTED
+    assert f"line 2: site {site} has no bank 2" in err
+
+
+def test_many_batches_gzip_and_several_files(conn, scratch_site, tmp_path):
+    site = scratch_site()
+    plain = write_csv(tmp_path / "day10.csv", RACK_HEADER, rack_rows(20, day=10))
+    zipped = tmp_path / "day11.csv.gz"
+    with gzip.open(zipped, "wt", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(RACK_HEADER)
+        writer.writerows(rack_rows(20, day=11))
+    code, out, _ = load(conn, site, [plain, zipped], batch_rows=7)
+    assert code == EXIT_OK
+    assert "total: 2 files (0 rejected), 200 rows: 200 inserted, 0 skipped, 0 rejected" in out
+    assert count(conn, site) == 200
+    assert conn.execute(
+        "SELECT count(DISTINCT rack_module_fault), min(rack_soc), max(rack_soc) "
+        "FROM ess.rack WHERE site_id = %s",
+        (site,),
+    ).fetchone() == (1, 50.0, 69.0)
+
+
+def test_a_rejected_file_does_not_stop_the_others(conn, scratch_site, tmp_path):
+    site = scratch_site()
+    bad = write_csv(tmp_path / "bad.csv", RACK_HEADER, [["never", 1, 1, 1, 1, "{}"]])
+    good = write_csv(tmp_path / "good.csv", RACK_HEADER, rack_rows(1))
+    code, out, _ = load(conn, site, [bad, good])
+    assert code == EXIT_REJECTED
+    assert "good.csv: 5 rows: 5 inserted" in out
+    assert count(conn, site) == 5
+
+
+def test_parquet_and_feather_with_typed_columns(conn, scratch_site, tmp_path):
+    site = scratch_site()
+    table = pa.table(
+        {
+            "TIMESTAMP": pa.array(
+                [datetime(2022, 5, 9, 15, 0, s, tzinfo=UTC) for s in range(3)],
+                pa.timestamp("ns", tz="Asia/Seoul"),
+            ),
+            "BANK_ID": pa.array([1, 1, 2], pa.int64()),
+            "RACK_ID": pa.array([1, 2, 1], pa.int32()),
+            "RACK_SOC": pa.array([50.5, None, float("nan")], pa.float32()),
+            "RACK_STATUS_FOR_RUN": pa.array([1.0, 0.0, None], pa.float64()),
+            "RACK_CHARGE_RELAY_PLUS_STATUS": pa.array([True, False, None]),
+            "RACK_MODULE_FAULT": pa.array([PY_FAULTS, json.dumps(FAULTS), None]),
+            "__index_level_0__": pa.array([0, 1, 2]),
+        }
+    )
+    pq.write_table(table, tmp_path / "rack.parquet")
+    code, out, err = load(conn, site, [tmp_path / "rack.parquet"])
+    assert code == EXIT_OK, err
+    assert "3 rows: 3 inserted" in out
+    assert "ignored unnamed column(s) '__index_level_0__'" in err
+    assert conn.execute(
+        "SELECT ts, bank_id, rack_id, rack_soc, rack_status_for_run, "
+        "rack_charge_relay_plus_status, rack_module_fault "
+        "FROM ess.rack WHERE site_id = %s ORDER BY ts",
+        (site,),
+    ).fetchall() == [
+        (datetime(2022, 5, 9, 15, 0, 0, tzinfo=UTC), 1, 1, 50.5, 1, 1, FAULTS),
+        (datetime(2022, 5, 9, 15, 0, 1, tzinfo=UTC), 1, 2, None, 0, 0, FAULTS),
+        (datetime(2022, 5, 9, 15, 0, 2, tzinfo=UTC), 2, 1, None, None, None, None),
+    ]
+
+    # feather with naive times (the site's local time): the same rows, so nothing new
+    naive = table.set_column(
+        0,
+        "timestamp",
+        pa.array([datetime(2022, 5, 10, 0, 0, s) for s in range(3)], pa.timestamp("us")),
+    )
+    feather.write_feather(naive, tmp_path / "rack.feather")
+    code, out, err = load(conn, site, [tmp_path / "rack.feather"])
+    assert code == EXIT_OK, err
+    assert "3 rows: 0 inserted, 3 skipped" in out
+
+
+def test_parquet_malformed_rows_are_reported_by_row_number(conn, scratch_site, tmp_path):
+    site = scratch_site()
+    table = pa.table(
+        {
+            "timestamp": pa.array(["2022-05-10 00:00:00", "2022-05-10 00:00:01", "later"]),
+            "bank_id": pa.array([1, 7, 1]),
+            "rack_id": pa.array([1, 1, 1]),
+            "rack_status_for_run": pa.array([1.0, 0.5, 1.0]),
+        }
+    )
+    pq.write_table(table, tmp_path / "rack.parquet")
+    code, _, err = load(conn, site, [tmp_path / "rack.parquet"])
+    assert code == EXIT_REJECTED
+    assert "row 2: rack_status_for_run: 0.5 is not an integer; site" in err
+    assert "row 3: timestamp: 'later' is not a time" in err
+    assert count(conn, site) == 0
+
+
+def test_usage_errors(conn, scratch_site, tmp_path):
+    site = scratch_site()
+    path = write_csv(tmp_path / "rack.csv", RACK_HEADER, rack_rows(1))
+    code, _, err = load(conn, 32000, [path])
+    assert code == EXIT_USAGE
+    assert "operating site 32000 does not exist" in err
+    code, _, err = load(conn, site, [tmp_path / "missing.csv"])
+    assert (code, err.strip()) == (
+        EXIT_USAGE,
+        f"ess load: {tmp_path / 'missing.csv'}: no such file",
+    )
+    other = tmp_path / "rack.xlsx"
+    other.write_bytes(b"")
+    code, _, err = load(conn, site, [other])
+    assert code == EXIT_USAGE
+    assert "unsupported file type" in err
+
+
+def test_binary_arrays_round_trip_through_the_server(conn):
+    conn.adapters.register_dumper(PackedArray, PackedArrayDumper)
+    cases = {
+        "double precision": [1.5, None, -0.0, 1e300],
+        "smallint": [0, -32768, 32767, None],
+        "integer": [2**31 - 1, None],
+        "bigint": [-(2**63), 5],
+        "real": [0.5, None],
+    }
+    for sql_type, values in cases.items():
+        array = ARRAY_TYPES[sql_type]
+        encoded = PackedArray(array.encode(values))
+        assert conn.execute(f"SELECT %s::{array.name}[]", (encoded,)).fetchone()[0] == values
+    dictionary, indexes = dictionary_encode([b'{"a":1}', None, b'{"a":1}', b"[2]"])
+    assert conn.execute(
+        "SELECT array_agg((%s::jsonb[])[i] ORDER BY n) FROM unnest(%s::int2[]) "
+        "WITH ORDINALITY AS u (i, n)",
+        (PackedArray(dictionary), PackedArray(indexes)),
+    ).fetchone()[0] == [{"a": 1}, None, {"a": 1}, [2]]
+
+
+def _materialised_rows(conn: psycopg.Connection, site: int) -> int:
+    table = conn.execute(
+        "SELECT format('%I.%I', h.schema_name, h.table_name) "
+        "FROM _timescaledb_catalog.continuous_agg AS agg "
+        "INNER JOIN _timescaledb_catalog.hypertable AS h ON h.id = agg.mat_hypertable_id "
+        "WHERE agg.user_view_schema = 'ess' AND agg.user_view_name = 'rack_1m'"
+    ).fetchone()[0]
+    return conn.execute(
+        f"SELECT coalesce(sum(n_rows), 0) FROM {table} WHERE site_id = %s", (site,)
+    ).fetchone()[0]
+
+
+def test_command_line_end_to_end_refreshes_the_aggregates(
+    conn, scratch_site, tmp_path, migrated_url, monkeypatch, capsys
+):
+    site = scratch_site()
+    path = write_csv(tmp_path / "rack.csv", RACK_HEADER, rack_rows(4, day=12))
+    monkeypatch.setenv("DATABASE_URL", migrated_url)
+
+    assert (
+        main(["load", "--site", str(site), "--component", "rack", "--no-refresh", str(path)]) == 0
+    )
+    assert "20 rows: 20 inserted" in capsys.readouterr().out
+    assert _materialised_rows(conn, site) == 0  # not refreshed
+
+    assert main(["load", "--site", str(site), "--component", "rack", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "20 rows: 0 inserted, 20 skipped" in out
+    assert "refreshed" in out
+    assert _materialised_rows(conn, site) == 20
+
+    bad = write_csv(tmp_path / "bad.csv", RACK_HEADER, [["x", 1, 1, 1, 1, "{}"]])
+    assert main(["load", "--site", str(site), "--component", "rack", str(bad)]) == 1
+    assert main(["load", "--site", "32000", "--component", "rack", str(path)]) == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["load", "--site", str(site), "--component", "cell", str(path)])
+    assert exc.value.code == 2
