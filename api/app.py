@@ -22,11 +22,13 @@ from api.catalog.routes import SiteController
 from api.config import Settings
 from api.db import open_pool
 from api.errors import EXCEPTION_HANDLERS
+from api.operating_data.routes import OPERATING_DATA_ROUTES
 from api.root import root
 
 ROUTES = [
     root,
     SiteController,
+    *OPERATING_DATA_ROUTES,
     AggregateController,
     CompletenessController,
     SoSController,

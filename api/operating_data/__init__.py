@@ -1,0 +1,39 @@
+"""Operating data: the specification's query (JSON/CSV pages, latest rows) and download (CSV
+stream) endpoints, built as parse -> plan -> SQL -> execute -> respond.
+
+Modules, in request order:
+- parse.py     query parameters -> validated arguments (400 naming the parameter)
+- plan.py      Dataset + arguments -> Selection / PagePlan / download slices (pure)
+- sqlbuild.py  Selection -> psycopg.sql.Composed + parameters (pure, unit-tested)
+- execute.py   the only code holding a pool connection: COPY ... TO STDOUT per page or slice
+- respond.py   CSV lines -> JSON page or CSV page, keyset links; cursor.py signs the cursors
+- download.py  the streaming CSV download (time slices, gzip, disconnects)
+- routes.py    the controllers, built by a factory
+
+Reusing it for another relation (the de-identified endpoints do):
+
+    from api.operating_data.dataset import Dataset, operating_dataset
+    from api.operating_data.routes import operating_data_controllers
+
+    def deid_dataset_for(request, site_id: int, component: str) -> Dataset:
+        catalog = request.app.state.catalog
+        site = catalog.require_site(site_id)  # 404 naming the site
+        raw = operating_dataset(catalog, site, component)
+        # read schema.view, whose columns are renamed by token(); keys keep their names
+        return raw.republished(("ess_di", component), token)
+
+    DEID_ROUTES = operating_data_controllers(
+        prefix="/api/ess/di/operating-sites",
+        download_prefix="/api/ess/download/di/operating-sites",
+        dataset_for=deid_dataset_for,
+        tag="de-identified data",
+    )
+
+A Dataset says which relation to read (`relation`, with `site_column` and `time_source`
+columns), which columns to publish in which order (`columns`: source column, published name,
+value type float|integer|json) and which of them are the series keys (`key_columns`:
+bank_id, rack_id). Everything else (fields/omit validated against the published names, windows,
+tz, keyset cursors bound to the relation, counts, latest rows, CSV pages and downloads) comes
+with it. The shared handler functions serve_page, serve_latest and serve_download in routes.py
+can also be called from other handlers with any Dataset.
+"""

@@ -1,0 +1,159 @@
+"""Parse step: query parameters -> validated arguments, each error a 400 naming its parameter.
+
+Unknown parameters are refused too (a misspelt `feilds` would otherwise silently return every
+column)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from api.errors import bad_parameter
+from api.operating_data.dataset import TIME_NAME, Dataset, OutputColumn
+from api.operating_data.settings import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
+from api.params import Window, parse_name_list, parse_timezone, parse_window
+
+WINDOW = ("start-time", "end-time", "date")
+SELECTION = ("fields", "omit", "tz")
+PAGING = ("page", "page_size", "cursor", "count")
+SERIES = ("bank", "rack")
+COUNT_MODES = ("exact", "estimated")
+
+PAGE_PARAMETERS = (*SELECTION, *WINDOW, *PAGING)
+LATEST_PARAMETERS = (*SELECTION, *WINDOW)
+DOWNLOAD_PARAMETERS = (*SELECTION, *WINDOW, *SERIES)
+
+
+@dataclass(frozen=True)
+class Selected:
+    """What every endpoint reads: which columns, over which window, shown in which zone."""
+
+    columns: tuple[OutputColumn, ...]  # after the time column; key columns first
+    window: Window
+    tz: ZoneInfo
+
+
+@dataclass(frozen=True)
+class PageArgs:
+    selected: Selected
+    page: int | None
+    page_size: int
+    cursor: str | None
+    count: str | None
+
+
+@dataclass(frozen=True)
+class DownloadArgs:
+    selected: Selected
+    bank: int | None
+    rack: int | None
+
+
+def query_values(pairs: Iterable[tuple[str, str]], allowed: tuple[str, ...]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for name, value in pairs:
+        if name not in allowed:
+            raise bad_parameter(
+                name, f"unknown parameter; this endpoint takes {', '.join(allowed)}"
+            )
+        if name in values:
+            raise bad_parameter(name, "give this parameter once")
+        values[name] = value
+    return values
+
+
+def positive_int(values: dict[str, str], name: str, maximum: int | None = None) -> int | None:
+    raw = values.get(name)
+    if raw is None:
+        return None
+    try:
+        number = int(raw)
+    except ValueError:
+        raise bad_parameter(name, f"{raw!r} is not a whole number") from None
+    if number < 1:
+        raise bad_parameter(name, "must be 1 or more")
+    if maximum is not None and number > maximum:
+        raise bad_parameter(name, f"must be at most {maximum}")
+    return number
+
+
+def select_columns(
+    dataset: Dataset, fields: str | None, omit: str | None
+) -> tuple[OutputColumn, ...]:
+    """fields= keeps the named columns in the order given, omit= drops some; the time and key
+    columns are always part of a row (they identify it)."""
+    if fields is not None and omit is not None:
+        raise bad_parameter("omit", "give either fields or omit, not both")
+    keys = [c for c in dataset.columns if c.source in dataset.key_columns]
+    if fields is not None:
+        names = parse_name_list(fields, "fields", dataset.names)
+        fixed = {TIME_NAME, *(c.name for c in keys)}
+        return (*keys, *(dataset.by_name(n) for n in names if n not in fixed))
+    if omit is not None:
+        names = parse_name_list(omit, "omit", dataset.names)
+        kept = [n for n in names if n == TIME_NAME or n in dataset.key_names]
+        if kept:
+            raise bad_parameter(
+                "omit",
+                f"{', '.join(kept)} identify a row and are always included "
+                f"({', '.join((TIME_NAME, *dataset.key_names))})",
+            )
+        return tuple(c for c in dataset.columns if c.name not in names)
+    return dataset.columns
+
+
+def parse_selected(
+    dataset: Dataset,
+    values: dict[str, str],
+    *,
+    require_bounds: bool = False,
+    max_span: timedelta | None = None,
+) -> Selected:
+    site_tz = ZoneInfo(dataset.site.timezone)
+    return Selected(
+        columns=select_columns(dataset, values.get("fields"), values.get("omit")),
+        window=parse_window(
+            values.get("start-time"),
+            values.get("end-time"),
+            values.get("date"),
+            site_tz,
+            require_bounds=require_bounds,
+            max_span=max_span,
+        ),
+        tz=parse_timezone(values.get("tz"), dataset.site.timezone),
+    )
+
+
+def parse_page_args(dataset: Dataset, pairs: Iterable[tuple[str, str]]) -> PageArgs:
+    values = query_values(pairs, PAGE_PARAMETERS)
+    page = positive_int(values, "page")
+    cursor = values.get("cursor")
+    if page is not None and cursor is not None:
+        raise bad_parameter("cursor", "give either page or cursor, not both")
+    count = values.get("count")
+    if count is not None and count not in COUNT_MODES:
+        raise bad_parameter("count", f"{count!r} is not one of {', '.join(COUNT_MODES)}")
+    return PageArgs(
+        selected=parse_selected(dataset, values),
+        page=page,
+        page_size=positive_int(values, "page_size", PAGE_SIZE_MAX) or PAGE_SIZE_DEFAULT,
+        cursor=cursor,
+        count=count,
+    )
+
+
+def parse_latest_args(dataset: Dataset, pairs: Iterable[tuple[str, str]]) -> Selected:
+    return parse_selected(dataset, query_values(pairs, LATEST_PARAMETERS))
+
+
+def parse_download_args(
+    dataset: Dataset, pairs: Iterable[tuple[str, str]], max_span: timedelta
+) -> DownloadArgs:
+    values = query_values(pairs, DOWNLOAD_PARAMETERS)
+    return DownloadArgs(
+        selected=parse_selected(dataset, values, require_bounds=True, max_span=max_span),
+        bank=positive_int(values, "bank"),
+        rack=positive_int(values, "rack"),
+    )

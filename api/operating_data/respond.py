@@ -1,0 +1,179 @@
+"""Respond step: CSV lines from COPY -> a JSON page or a CSV page, with keyset links.
+
+JSON values are converted by the column's catalog type; JSON-typed columns (BMS fault maps)
+are passed through as the database wrote them.
+"""
+
+from __future__ import annotations
+
+import csv
+import zlib
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import msgspec
+from litestar import Request, Response
+
+from api.operating_data.cursor import AFTER, BEFORE, Cursor, Position, encode_cursor
+from api.operating_data.dataset import TIME_NAME
+from api.operating_data.execute import PageData
+from api.operating_data.plan import PagePlan, Selection
+from api.operating_data.settings import OperatingDataSettings
+
+JSON = "application/json"
+CSV = "text/csv"
+CSV_UTF8 = "text/csv; charset=utf-8"
+GZIP_MIN_BYTES = 4096
+
+ROW_EXAMPLE = {
+    "timestamp": "2022-05-10T14:00:00+09:00",
+    "bank_id": 1,
+    "rack_id": 3,
+    "rack_soc": 89.5,
+    "rack_voltage": 966.3,
+    "rack_current": 0.4,
+    "rack_module_fault": {"module1": 0, "module2": 0},
+}
+
+
+class Page(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One page of rows, shaped as the specification's paginated answers."""
+
+    count: Annotated[
+        int | None,
+        msgspec.Meta(description="rows in the whole window; only with count=exact|estimated"),
+    ] = None
+    next: Annotated[
+        str | None, msgspec.Meta(description="URL of the next page (keyset cursor), or null")
+    ]
+    previous: Annotated[str | None, msgspec.Meta(description="URL of the previous page, or null")]
+    results: Annotated[
+        list[dict[str, Any]],
+        msgspec.Meta(
+            description="rows in time order (then rack): timestamp, key columns, then the "
+            "selected columns under their lower-case names",
+            examples=[[ROW_EXAMPLE]],
+        ),
+    ]
+
+
+def _float(value: str) -> float | None:
+    return float(value) if value else None
+
+
+def _int(value: str) -> int | None:
+    return int(value) if value else None
+
+
+def _json(value: str) -> msgspec.Raw | None:
+    return msgspec.Raw(value.encode()) if value else None
+
+
+_CONVERTERS = {"float": _float, "integer": _int, "json": _json}
+
+
+def decode_rows(selection: Selection, lines: list[bytes]) -> list[dict[str, Any]]:
+    """CSV data lines -> JSON-ready rows (an empty CSV field is SQL NULL -> null)."""
+    if not lines:
+        return []
+    names = (TIME_NAME, *(c.name for c in selection.columns))
+    converters = (str, *(_CONVERTERS[c.value_type] for c in selection.columns))
+    reader = csv.reader(b"\n".join(lines).decode().split("\n"))
+    return [
+        {name: convert(value) for name, convert, value in zip(names, converters, row, strict=True)}
+        for row in reader
+    ]
+
+
+def position_of(selection: Selection, line: bytes) -> Position:
+    """The keyset position of one CSV line: its time and its unfixed keys."""
+    fields = next(csv.reader([line.decode()]))
+    sources = [c.source for c in selection.columns]
+    keys = tuple(int(fields[1 + sources.index(k)]) for k in selection.order_keys)
+    return Position(datetime.fromisoformat(fields[0]), keys)
+
+
+def _link(
+    request: Request, settings: OperatingDataSettings, selection: Selection, cursor: Cursor
+) -> str:
+    token = encode_cursor(settings.cursor_key, selection.scope, cursor)
+    pairs = [(k, v) for k, v in request.query_params.multi_items() if k not in ("page", "cursor")]
+    pairs.append(("cursor", token))
+    return str(request.url.with_replacements(query=urlencode(pairs)))
+
+
+def page_links(
+    request: Request, settings: OperatingDataSettings, plan: PagePlan, data: PageData
+) -> tuple[str | None, str | None]:
+    """next and previous as cursor links: a page number is only ever a way in."""
+    if not data.lines:
+        return None, None
+    backward = plan.cursor is not None and plan.cursor.direction == BEFORE
+    has_next = backward or data.more
+    has_previous = data.more if backward else not plan.first_page
+    selection = plan.selection
+    next_url = previous_url = None
+    if has_next:
+        position = position_of(selection, data.lines[-1])
+        next_url = _link(request, settings, selection, Cursor(AFTER, position))
+    if has_previous:
+        position = position_of(selection, data.lines[0])
+        previous_url = _link(request, settings, selection, Cursor(BEFORE, position))
+    return next_url, previous_url
+
+
+def wants_csv(request: Request) -> bool:
+    return request.accept.best_match([JSON, CSV], default=JSON) == CSV
+
+
+def accepts_gzip(request: Request) -> bool:
+    for part in request.headers.get("accept-encoding", "").split(","):
+        coding, _, parameters = part.partition(";")
+        if coding.strip().lower() in ("gzip", "x-gzip"):
+            quality = parameters.strip().removeprefix("q=")
+            try:
+                return float(quality) > 0 if quality else True
+            except ValueError:
+                return False
+    return False
+
+
+def body_response(
+    request: Request, body: bytes, media_type: str, headers: dict[str, str]
+) -> Response:
+    """Level-1 gzip when the client accepts it and the body is worth it."""
+    headers = {**headers, "Vary": "Accept"}
+    if len(body) >= GZIP_MIN_BYTES and accepts_gzip(request):
+        body = zlib.compress(body, 1, wbits=31)
+        headers["Content-Encoding"] = "gzip"
+        headers["Vary"] = "Accept, Accept-Encoding"
+    return Response(content=body, media_type=media_type, headers=headers)
+
+
+def rows_response(
+    request: Request,
+    selection: Selection,
+    data: PageData,
+    links: tuple[str | None, str | None] = (None, None),
+) -> Response:
+    """The rows as a JSON page or, for Accept: text/csv, as CSV with the links in Link."""
+    next_url, previous_url = links
+    if wants_csv(request):
+        headers = {}
+        link = [
+            f'<{u}>; rel="{rel}"' for u, rel in ((next_url, "next"), (previous_url, "prev")) if u
+        ]
+        if link:
+            headers["Link"] = ", ".join(link)
+        if data.count is not None:
+            headers["X-Total-Count"] = str(data.count)
+        body = b"\n".join([data.header, *data.lines]) + b"\n"
+        return body_response(request, body, CSV_UTF8, headers)
+    page = Page(
+        count=data.count,
+        next=next_url,
+        previous=previous_url,
+        results=decode_rows(selection, data.lines),
+    )
+    return body_response(request, msgspec.json.encode(page), JSON, {})

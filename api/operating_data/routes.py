@@ -1,0 +1,354 @@
+"""The specification's query and download URLs as thin handlers over the shared machinery.
+
+`operating_data_controllers()` builds the three controllers (pages, latest rows, CSV
+downloads) for any URL prefix and any Dataset source; the operating-data endpoints use it with
+the hypertables, the de-identified endpoints with their view (see api/operating_data/__init__).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+from litestar import Controller, Request, Response, get
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import Example
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Stream
+
+from api.catalog.model import COMPONENTS
+from api.errors import PROBLEM_JSON, Problem, not_found
+from api.operating_data.dataset import Dataset, operating_dataset
+from api.operating_data.download import csv_download
+from api.operating_data.execute import read_latest, read_page
+from api.operating_data.parse import parse_download_args, parse_latest_args, parse_page_args
+from api.operating_data.plan import fix_series, plan_page, select
+from api.operating_data.respond import Page, page_links, rows_response
+from api.operating_data.settings import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, OperatingDataSettings
+
+DatasetFor = Callable[[Request, int, str], Dataset]
+
+
+@cache
+def _settings_from_env() -> OperatingDataSettings:
+    return OperatingDataSettings.from_env()
+
+
+def settings_of(request: Request) -> OperatingDataSettings:
+    """The app's settings (tests set app.state.operating_data), else the environment's."""
+    return request.app.state.get("operating_data") or _settings_from_env()
+
+
+def operating_dataset_for(request: Request, site_id: int, component: str) -> Dataset:
+    catalog = request.app.state.catalog
+    return operating_dataset(catalog, catalog.require_site(site_id), component)
+
+
+# -- the shared handlers: parse -> plan -> SQL -> respond
+
+
+def serve_page(
+    request: Request, dataset: Dataset, bank: int | None = None, rack: int | None = None
+) -> Response:
+    settings = settings_of(request)
+    fixed = fix_series(dataset, bank, rack)
+    args = parse_page_args(dataset, request.query_params.multi_items())
+    plan = plan_page(select(dataset, args.selected, fixed), args, settings)
+    data = read_page(request.app.state.pool, plan)
+    if plan.offset and not data.lines:
+        raise not_found("page", f"page {args.page} is past the last page of this window")
+    return rows_response(request, plan.selection, data, page_links(request, settings, plan, data))
+
+
+def serve_latest(
+    request: Request, dataset: Dataset, bank: int | None = None, rack: int | None = None
+) -> Response:
+    fixed = fix_series(dataset, bank, rack)
+    selected = parse_latest_args(dataset, request.query_params.multi_items())
+    selection = select(dataset, selected, fixed)
+    return rows_response(request, selection, read_latest(request.app.state.pool, selection))
+
+
+async def serve_download(request: Request, dataset: Dataset) -> Stream:
+    settings = settings_of(request)
+    args = parse_download_args(
+        dataset, request.query_params.multi_items(), settings.download_max_span
+    )
+    selection = select(dataset, args.selected, fix_series(dataset, args.bank, args.rack))
+    return await csv_download(
+        request, request.app.state.pool, selection, settings.download_slice_rows
+    )
+
+
+# -- OpenAPI: every query parameter documented once, with an example
+
+
+def _doc(value_type: object, query: str, description: str, example: object) -> object:
+    return QueryParameter(
+        name=query,
+        annotation=value_type,
+        required=False,
+        description=description,
+        examples=[Example(value=example)],
+    )
+
+
+SELECTION_DOCS = {
+    "fields": _doc(
+        str | None,
+        "fields",
+        "Comma-separated columns to return, in this order, among the site's own columns "
+        "(listed by GET /api/ess/operating-sites/{site}/). timestamp and the key columns "
+        "(bank_id, rack_id) always come first. An unknown name is a 400 listing the valid ones.",
+        "rack_soc,rack_voltage,rack_current",
+    ),
+    "omit": _doc(
+        str | None,
+        "omit",
+        "Comma-separated columns to leave out (instead of fields).",
+        "rack_module_fault",
+    ),
+    "tz": _doc(
+        str | None,
+        "tz",
+        "IANA time zone of the output timestamps' offsets; default: the site's zone. Times "
+        "given without an offset are always read in the site's zone.",
+        "UTC",
+    ),
+}
+WINDOW_DOCS = {
+    "start_time": _doc(
+        str | None,
+        "start-time",
+        "Start of the half-open window [start-time, end-time): ISO 8601 with an offset or Z, "
+        "or without one meaning the site's local time. Missing: from the first row.",
+        "2022-05-10T10:00:00",
+    ),
+    "end_time": _doc(
+        str | None,
+        "end-time",
+        "End of the window (excluded), same format. Missing: until now.",
+        "2022-05-10T12:00:00+09:00",
+    ),
+    "date": _doc(
+        str | None,
+        "date",
+        "One local day of the site (YYYY-MM-DD), instead of start-time/end-time.",
+        "2022-05-10",
+    ),
+}
+PAGING_DOCS = {
+    "page": _doc(
+        int | None,
+        "page",
+        "Page number (1-based), as in the specification. Deep numbered pages skip rows "
+        "(OFFSET, capped); the next/previous links use a cursor instead, which costs the same "
+        "at any depth.",
+        2,
+    ),
+    "page_size": _doc(
+        int | None,
+        "page_size",
+        f"Rows per page, 1 to {PAGE_SIZE_MAX} (default {PAGE_SIZE_DEFAULT}).",
+        500,
+    ),
+    "cursor": _doc(
+        str | None,
+        "cursor",
+        "Opaque keyset cursor from a next or previous link; signed, bound to its query.",
+        "kwGlYWZ0ZXLPAAXeUdVLsgCQ3q2-7w",
+    ),
+    "count": _doc(
+        str | None,
+        "count",
+        "Opt-in total: exact (counts the window; bounded windows only) or estimated (rows at "
+        "one per second and series between the window's first and last stored row).",
+        "exact",
+    ),
+}
+SERIES_DOCS = {
+    "bank": _doc(int | None, "bank", "Only this bank (bank and rack downloads).", 1),
+    "rack": _doc(int | None, "rack", "Only this rack of the bank (rack downloads).", 3),
+}
+PROBLEMS = {
+    400: ResponseSpec(
+        Problem, description="Invalid parameter, named in `parameter`", media_type=PROBLEM_JSON
+    ),
+    404: ResponseSpec(
+        Problem, description="No such site, bank, rack or page", media_type=PROBLEM_JSON
+    ),
+    503: ResponseSpec(
+        Problem,
+        description="Database unavailable or statement timeout; retry after Retry-After",
+        media_type=PROBLEM_JSON,
+    ),
+}
+PAGE_NOTE = (
+    " Answers JSON {count?, next, previous, results}; with `Accept: text/csv` the same rows "
+    "as CSV (links in the Link header)."
+)
+
+
+def operating_data_controllers(
+    *, prefix: str, download_prefix: str, dataset_for: DatasetFor, tag: str
+) -> list[type[Controller]]:
+    """Controllers for pages, latest rows and downloads of the datasets `dataset_for` gives."""
+
+    class Pages(Controller):
+        path = prefix
+        tags = [tag]
+        parameters = {**SELECTION_DOCS, **WINDOW_DOCS, **PAGING_DOCS}
+
+        @get(
+            "/{site:int}/banks/{bank:int}",
+            sync_to_thread=True,
+            responses=PROBLEMS,
+            summary="Bank rows",
+            description="Rows of one bank, in time order." + PAGE_NOTE,
+        )
+        def bank_rows(
+            self, request: Request, site: FromPath[int], bank: FromPath[int]
+        ) -> Response[Page]:
+            return serve_page(request, dataset_for(request, site, "bank"), bank)
+
+        @get(
+            "/{site:int}/banks/{bank:int}/racks",
+            sync_to_thread=True,
+            responses=PROBLEMS,
+            summary="Rows of all racks of a bank",
+            description="Rows of every rack of one bank, ordered by time, then rack." + PAGE_NOTE,
+        )
+        def racks_rows(
+            self, request: Request, site: FromPath[int], bank: FromPath[int]
+        ) -> Response[Page]:
+            return serve_page(request, dataset_for(request, site, "rack"), bank)
+
+        @get(
+            "/{site:int}/banks/{bank:int}/racks/{rack:int}",
+            sync_to_thread=True,
+            responses=PROBLEMS,
+            summary="Rack rows",
+            description="Rows of one rack, in time order." + PAGE_NOTE,
+        )
+        def rack_rows(
+            self, request: Request, site: FromPath[int], bank: FromPath[int], rack: FromPath[int]
+        ) -> Response[Page]:
+            return serve_page(request, dataset_for(request, site, "rack"), bank, rack)
+
+        @get(
+            "/{site:int}/pcs",
+            sync_to_thread=True,
+            responses=PROBLEMS,
+            summary="PCS rows",
+            description="Rows of the site's power conversion system." + PAGE_NOTE,
+        )
+        def pcs_rows(self, request: Request, site: FromPath[int]) -> Response[Page]:
+            return serve_page(request, dataset_for(request, site, "pcs"))
+
+        @get(
+            "/{site:int}/etc",
+            sync_to_thread=True,
+            responses=PROBLEMS,
+            summary="Environment and meter rows",
+            description="Rows of the site's sensors and meters (etc)." + PAGE_NOTE,
+        )
+        def etc_rows(self, request: Request, site: FromPath[int]) -> Response[Page]:
+            return serve_page(request, dataset_for(request, site, "etc"))
+
+    class Latest(Controller):
+        path = prefix
+        tags = [tag]
+        parameters = {**SELECTION_DOCS, **WINDOW_DOCS}
+
+        @get(
+            "/{site:int}/banks/{bank:int}/latest",
+            sync_to_thread=True,
+            responses=PROBLEMS,
+            summary="Latest bank row",
+            description="The most recent row of the bank (in the window, if one is given).",
+        )
+        def bank_latest(
+            self, request: Request, site: FromPath[int], bank: FromPath[int]
+        ) -> Response[Page]:
+            return serve_latest(request, dataset_for(request, site, "bank"), bank)
+
+        @get(
+            "/{site:int}/banks/{bank:int}/racks/latest",
+            sync_to_thread=True,
+            responses=PROBLEMS,
+            summary="Latest row of every rack of a bank",
+            description="The most recent row of each rack of the bank, ordered by rack.",
+        )
+        def racks_latest(
+            self, request: Request, site: FromPath[int], bank: FromPath[int]
+        ) -> Response[Page]:
+            return serve_latest(request, dataset_for(request, site, "rack"), bank)
+
+        @get(
+            "/{site:int}/banks/{bank:int}/racks/{rack:int}/latest",
+            sync_to_thread=True,
+            responses=PROBLEMS,
+            summary="Latest rack row",
+            description="The most recent row of the rack (in the window, if one is given).",
+        )
+        def rack_latest(
+            self, request: Request, site: FromPath[int], bank: FromPath[int], rack: FromPath[int]
+        ) -> Response[Page]:
+            return serve_latest(request, dataset_for(request, site, "rack"), bank, rack)
+
+        @get(
+            "/{site:int}/pcs/latest",
+            sync_to_thread=True,
+            responses=PROBLEMS,
+            summary="Latest PCS row",
+        )
+        def pcs_latest(self, request: Request, site: FromPath[int]) -> Response[Page]:
+            return serve_latest(request, dataset_for(request, site, "pcs"))
+
+        @get(
+            "/{site:int}/etc/latest",
+            sync_to_thread=True,
+            responses=PROBLEMS,
+            summary="Latest environment and meter row",
+        )
+        def etc_latest(self, request: Request, site: FromPath[int]) -> Response[Page]:
+            return serve_latest(request, dataset_for(request, site, "etc"))
+
+    class Downloads(Controller):
+        path = download_prefix
+        tags = [tag]
+        parameters = {**SELECTION_DOCS, **WINDOW_DOCS, **SERIES_DOCS}
+
+        @get(
+            "/{site:int}/{data_type:str}",
+            responses=PROBLEMS,
+            media_type="text/csv",
+            summary="Download operating data as CSV",
+            description=(
+                "Streams every row of the window as CSV (header row first, even for an empty "
+                "window): data_type is bank, rack, pcs or etc. The window is required "
+                "(start-time and end-time, or date) and spans at most ESS_DOWNLOAD_MAX_DAYS "
+                "(31 days by default). Sent gzip-compressed (level 1) when the client accepts "
+                "it. Example: /api/ess/download/operating-sites/2/rack/"
+                "?start-time=2022-05-10T10:00:00&end-time=2022-05-10T12:00:00"
+            ),
+            response_description="CSV file (Content-Disposition: attachment)",
+        )
+        async def download(
+            self, request: Request, site: FromPath[int], data_type: FromPath[str]
+        ) -> Stream:
+            if data_type not in COMPONENTS:
+                raise not_found(
+                    "data_type", f"unknown data type {data_type!r}; one of {', '.join(COMPONENTS)}"
+                )
+            return await serve_download(request, dataset_for(request, site, data_type))
+
+    return [Pages, Latest, Downloads]
+
+
+OPERATING_DATA_ROUTES = operating_data_controllers(
+    prefix="/api/ess/operating-sites",
+    download_prefix="/api/ess/download/operating-sites",
+    dataset_for=operating_dataset_for,
+    tag="operating data",
+)
