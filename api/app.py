@@ -17,10 +17,14 @@ from api.analytics.safety_routes import (
     SoLController,
     SoSController,
 )
+from api.auth.policy import AccessPolicy
 from api.catalog.model import load_catalog
 from api.catalog.routes import SiteController
 from api.config import Settings
 from api.db import open_pool
+from api.deid.model import load_deid_catalog
+from api.deid.routes import DEID_ROUTES
+from api.deid.views import check_views
 from api.errors import EXCEPTION_HANDLERS
 from api.operating_data.routes import OPERATING_DATA_ROUTES
 from api.root import root
@@ -29,6 +33,7 @@ ROUTES = [
     root,
     SiteController,
     *OPERATING_DATA_ROUTES,
+    *DEID_ROUTES,
     AggregateController,
     CompletenessController,
     SoSController,
@@ -53,6 +58,8 @@ def create_app(pool: ConnectionPool | None = None, settings: Settings | None = N
         )
         with app.state.pool.connection() as conn:
             app.state.catalog = load_catalog(conn)
+            check_views(conn, settings)
+            app.state.deid = load_deid_catalog(conn)
         try:
             yield
         finally:
@@ -63,6 +70,8 @@ def create_app(pool: ConnectionPool | None = None, settings: Settings | None = N
         route_handlers=ROUTES,
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
+        # authentication, scopes, rate limits and the OpenAPI security of every route
+        plugins=[AccessPolicy(settings)],
         openapi_config=OpenAPIConfig(
             title="ESS data platform",
             version="0.1.0",

@@ -93,19 +93,27 @@ def conn(pool) -> Iterator[psycopg.Connection]:
 _site_ids = itertools.count(900)
 
 
+def create_scratch_site(
+    conn: psycopg.Connection, template_site: int = 2, rack_counts: tuple[int, ...] = (3, 2)
+) -> int:
+    """Register a fresh site with the columns of a reference site (for module-scoped fixtures
+    that hold a pool connection only while they set up)."""
+    site_id = next(_site_ids)
+    while conn.execute("SELECT 1 FROM ess.site WHERE site_id = %s", (site_id,)).fetchone():
+        site_id = next(_site_ids)
+    conn.execute(
+        "SELECT ess.add_site_like(%s::smallint, %s, %s, %s::smallint, %s::smallint[])",
+        (site_id, f"test{site_id}", f"Test site {site_id}", template_site, list(rack_counts)),
+    )
+    return site_id
+
+
 @pytest.fixture
 def scratch_site(conn: psycopg.Connection):
     """Register a fresh site with the columns of a reference site; returns a factory."""
 
     def make(template_site: int = 2, rack_counts: tuple[int, ...] = (3, 2)) -> int:
-        site_id = next(_site_ids)
-        while conn.execute("SELECT 1 FROM ess.site WHERE site_id = %s", (site_id,)).fetchone():
-            site_id = next(_site_ids)
-        conn.execute(
-            "SELECT ess.add_site_like(%s::smallint, %s, %s, %s::smallint, %s::smallint[])",
-            (site_id, f"test{site_id}", f"Test site {site_id}", template_site, list(rack_counts)),
-        )
-        return site_id
+        return create_scratch_site(conn, template_site, rack_counts)
 
     return make
 
