@@ -70,7 +70,8 @@ def _finite(number: float, original: Any) -> float | None:
 
 def _floats(values: Sequence) -> list[float]:
     converted = list(map(float, values))
-    if not all(map(math.isfinite, converted)):
+    # NaN and infinities make the sum non-finite (so may a huge sum: the careful path decides)
+    if not math.isfinite(sum(converted)):
         raise ValueError
     return converted
 

@@ -170,7 +170,7 @@ class Loader:
                 self.site, self.component, self.key_columns, source.headers, source.kinds
             )
             report.ignored_columns = plan.ignored
-            size = self.batch_rows or self._rows_per_batch(plan)
+            size = self.batch_rows or self.rows_per_batch(plan)
             progress = Progress(self.progress, f"{path.name}: validated")
             batches = 0
             used = [c.source_index for c in plan.columns]
@@ -191,7 +191,8 @@ class Loader:
         finally:
             source.close()
 
-    def _rows_per_batch(self, plan: Plan) -> int:
+    def rows_per_batch(self, plan: Plan) -> int:
+        """Rows per INSERT: about batch_bytes of parameters, below the dictionary index limit."""
         row_bytes = sum(ARRAY_TYPES[c.sql_type].element_bytes for c in plan.columns)
         return max(100, min(MAX_BATCH_ROWS, self.batch_bytes // row_bytes))
 

@@ -18,6 +18,7 @@ from api.loader.pgbinary import ARRAY_TYPES, INTEGER_RANGES
 TIME_COLUMN = "ts"
 TIME_HEADERS = ("timestamp", "ts")  # the source data's name, and the hypertable's
 TIME_SQL_TYPE = "timestamp with time zone"
+KIND_NAMES = {"micros": "timestamp", "object": "nested (struct, list or map)"}
 
 
 class FileRejected(Exception):
@@ -41,7 +42,6 @@ class PlannedColumn:
 @dataclass(frozen=True)
 class Plan:
     columns: tuple[PlannedColumn, ...]
-    key_names: tuple[str, ...]  # besides the time: bank_id, rack_id where the component has them
     ignored: tuple[str, ...]  # unnamed columns (a pandas index) that are skipped
     insert: sql.Composed
 
@@ -120,14 +120,14 @@ def plan_file(
             integer_bounds=INTEGER_RANGES.get(sql_type),
         )
         if converter is None:
+            held = KIND_NAMES.get(kinds[index], kinds[index])
             raise FileRejected(
-                f"column {headers[index].strip()!r} holds {kinds[index]} values, which cannot "
-                f"be stored as {value_type}"
+                f"column {headers[index].strip()!r} holds {held} values, which cannot be stored "
+                f"as {value_type}"
             )
         planned.append(PlannedColumn(index, headers[index].strip(), name, sql_type, converter))
     return Plan(
         columns=tuple(planned),
-        key_names=tuple(key_columns),
         ignored=ignored,
         insert=_insert_statement(component, planned),
     )
