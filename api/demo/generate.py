@@ -1,0 +1,224 @@
+"""The demo-data generator's driver: the SQL functions of sql/functions/demo_data.sql do the work;
+this module cuts the job into bounded statements, reports progress and the rate, and refreshes
+the continuous aggregates afterwards.
+
+    from api.demo import DEFAULT_DEMO, generate
+    report = generate(conn)                       # the `make run` default
+    report = generate(conn, sites=(2,), days=30, interval=timedelta(seconds=1), seed=7)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from itertools import pairwise
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from api.catalog.model import Catalog, load_catalog
+from api.params import local_midnight
+from api.refresh import refresh_aggregates
+
+COMPONENTS = ("rack", "bank", "pcs", "etc")
+# Rows one statement may write. The embedded engine runs one statement at a time and blocks
+# everything else meanwhile; at about 25,000 rows/s this keeps each statement near 4 s.
+MAX_ROWS_PER_STATEMENT = 100_000
+MIN_INTERVAL = timedelta(seconds=1)
+MAX_INTERVAL = timedelta(hours=1)
+
+
+class DemoError(ValueError):
+    """A bad argument (unknown site, days <= 0, bad interval) or a database not migrated."""
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    sites: tuple[int, ...]
+    start: date
+    days: int
+    interval: timedelta
+    seed: int
+
+
+# The default demo (`make run`): one local day of every reference site at 10 s. 2023-04-10 is in
+# the only stretch when all three sites were in service (site 3 from 2023-01, site 1 until
+# 2023-04-30). Measured on the embedded engine (2 cores): about 20 s including the refresh.
+DEFAULT_DEMO = DemoSettings(
+    sites=(1, 2, 3), start=date(2023, 4, 10), days=1, interval=timedelta(seconds=10), seed=1
+)
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    site_id: int
+    bank_id: int
+    rack_id: int
+    kind: str
+    starts_at: datetime
+    ends_at: datetime
+    cell_position: int | None
+    description: str
+
+
+@dataclass
+class SiteReport:
+    site_id: int
+    start: datetime
+    end: datetime
+    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COMPONENTS, 0))
+    anomalies: list[Anomaly] = field(default_factory=list)
+
+
+@dataclass
+class DemoReport:
+    settings: DemoSettings
+    sites: list[SiteReport]
+    seconds: float  # generation only
+    refreshed: list[str]
+    refresh_seconds: float
+
+    @property
+    def rows(self) -> dict[str, int]:
+        return {c: sum(site.rows[c] for site in self.sites) for c in COMPONENTS}
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.total_rows / self.seconds if self.seconds > 0 else 0.0
+
+
+def check_settings(settings: DemoSettings, catalog: Catalog) -> None:
+    unknown = [s for s in settings.sites if catalog.site(s) is None]
+    if unknown:
+        known = ", ".join(str(s) for s in sorted(catalog.sites))
+        raise DemoError(
+            f"--sites: unknown site {', '.join(map(str, unknown))} (sites in the catalog: {known})"
+        )
+    if not settings.sites:
+        raise DemoError("--sites: give at least one site")
+    check_days(settings.days)
+    check_interval(settings.interval)
+
+
+def check_days(days: int) -> None:
+    if days <= 0:
+        raise DemoError(f"--days: must be at least 1, got {days}")
+
+
+def check_interval(interval: timedelta) -> None:
+    if interval % timedelta(seconds=1) or not MIN_INTERVAL <= interval <= MAX_INTERVAL:
+        raise DemoError(
+            f"--interval: must be a whole number of seconds from 1 s to 1 hour, "
+            f"got {interval.total_seconds():g} s"
+        )
+
+
+def on_grid(t: datetime, origin: datetime, step: timedelta) -> datetime:
+    """The first instant of origin + k * step at or after t (as ess.demo_grid does)."""
+    return origin + math.ceil((t - origin) / step) * step
+
+
+def day_slices(
+    start: datetime, days: int, tz: ZoneInfo, step: timedelta, rows_per_tick: int
+) -> Iterator[tuple[date, list[tuple[datetime, datetime]]]]:
+    """Each local day from `start`, cut into equal slices of at most MAX_ROWS_PER_STATEMENT rows
+    on the step grid from `start`."""
+    for offset in range(days):
+        day = start.date() + timedelta(days=offset)
+        day_start = local_midnight(day, tz)
+        day_end = local_midnight(day + timedelta(days=1), tz)
+        parts = max(
+            1, math.ceil((day_end - day_start) / step * rows_per_tick / MAX_ROWS_PER_STATEMENT)
+        )
+        bounds = [
+            on_grid(day_start + (day_end - day_start) * i / parts, start, step)
+            for i in range(parts + 1)
+        ]
+        yield day, [(lo, hi) for lo, hi in pairwise(bounds) if lo < hi]
+
+
+def generate(
+    conn: psycopg.Connection,
+    *,
+    sites: tuple[int, ...] | list[int] = DEFAULT_DEMO.sites,
+    start: date = DEFAULT_DEMO.start,
+    days: int = DEFAULT_DEMO.days,
+    interval: timedelta = DEFAULT_DEMO.interval,
+    seed: int = DEFAULT_DEMO.seed,
+    refresh: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> DemoReport:
+    """Generate `days` local days from `start` for each site (autocommit connection). Idempotent:
+    rows already stored are kept, so the same call twice adds nothing."""
+    settings = DemoSettings(tuple(dict.fromkeys(sites)), start, days, interval, seed)
+    catalog = load_catalog(conn)
+    check_settings(settings, catalog)
+    say = progress or (lambda _line: None)
+    reports = []
+    began = time.perf_counter()
+    for site_id in settings.sites:
+        site = catalog.sites[site_id]
+        tz = ZoneInfo(site.timezone)
+        site_start = local_midnight(start, tz)
+        site_end = local_midnight(start + timedelta(days=days), tz)
+        report = SiteReport(site_id, site_start, site_end)
+        plan_anomalies(conn, site_id, site_start, site_end, seed)
+        rows_per_tick = sum(site.rack_counts.values()) + len(site.rack_counts) + 2
+        for day, parts in day_slices(site_start, days, tz, interval, rows_per_tick):
+            day_rows, day_began = 0, time.perf_counter()
+            for lower, upper in parts:
+                for component, inserted in conn.execute(
+                    "SELECT component, inserted FROM ess.demo_generate_slice("
+                    "%s::smallint, %s, %s, %s, %s::bigint)",
+                    (site_id, lower, upper, interval, seed),
+                ):
+                    report.rows[component] += inserted
+                    day_rows += inserted
+            elapsed = time.perf_counter() - day_began
+            say(
+                f"site {site_id} {day}: {day_rows:,} rows in {elapsed:.1f} s"
+                f" ({day_rows / elapsed:,.0f} rows/s)"
+            )
+        report.anomalies = anomalies(conn, site_id, site_start, site_end)
+        reports.append(report)
+    seconds = time.perf_counter() - began
+    refreshed: list[str] = []
+    refresh_began = time.perf_counter()
+    if refresh and reports:
+        refreshed = refresh_aggregates(
+            conn, min(r.start for r in reports), max(r.end for r in reports)
+        )
+    return DemoReport(settings, reports, seconds, refreshed, time.perf_counter() - refresh_began)
+
+
+def plan_anomalies(
+    conn: psycopg.Connection, site_id: int, start: datetime, end: datetime, seed: int
+) -> None:
+    try:
+        conn.execute(
+            "SELECT count(*) FROM ess.demo_plan_anomalies(%s::smallint, %s, %s, %s::bigint)",
+            (site_id, start, end, seed),
+        )
+    except psycopg.errors.UndefinedFunction:
+        raise DemoError(
+            "the database has no demo generator (ess.demo_plan_anomalies): run `ess migrate`"
+        ) from None
+
+
+def anomalies(
+    conn: psycopg.Connection, site_id: int, start: datetime, end: datetime
+) -> list[Anomaly]:
+    rows = conn.execute(
+        "SELECT site_id, bank_id, rack_id, kind, starts_at, ends_at, cell_position, description"
+        " FROM ess.demo_anomaly WHERE site_id = %s AND starts_at < %s AND ends_at > %s"
+        " ORDER BY starts_at, kind",
+        (site_id, end, start),
+    ).fetchall()
+    return [Anomaly(*row) for row in rows]
