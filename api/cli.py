@@ -13,6 +13,8 @@ from api.config import Settings
 from api.db import connect
 from api.deid import command as deid_command
 from api.deid.names import DeidKeyError
+from api.demo import command as demo_command
+from api.demo.generate import DemoError
 from api.engine import EngineError, database
 from api.migrate import MigrationError, migrate
 
@@ -101,18 +103,20 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--batch-rows", type=int, help="rows per INSERT (default: about 0.5 MB)")
     token_command.add_parser(sub)
     deid_command.add_parser(sub)
+    demo_command.add_parser(sub)
     return parser
 
 
 COMMANDS = {"migrate": cmd_migrate, "serve": cmd_serve, "engine": cmd_engine, "load": cmd_load}
 COMMANDS |= {"token": token_command.cmd_token, "deid": deid_command.cmd_deid}
+COMMANDS |= {"demo": demo_command.cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args, Settings())
-    except (EngineError, MigrationError, DeidKeyError, ConfigurationError) as exc:
+    except (EngineError, MigrationError, DeidKeyError, ConfigurationError, DemoError) as exc:
         print(f"ess {args.command}: {exc}", file=sys.stderr)
         return 2
 
