@@ -492,13 +492,36 @@ def test_sql_reaggregates_sums_and_counts_and_wraps_fill():
     assert '(sum("sum_rack_soc") / nullif(sum("n_rack_soc"), 0))::double precision' in text
     assert 'sum("n_rack_soc")::bigint AS "count_rack_soc"' in text
     assert 'max("max_rack_current") AS "max_rack_current"' in text
-    assert 'time_bucket(%(width)s, "bucket", timezone => %(tz)s)' in text
+    assert 'time_bucket(%(width)s, "bucket", origin => %(origin)s)' in text
     filled = AggregateRequest(**{**request.__dict__, "fill": "linear", "rack": None})
     query, params = build_query(plan(filled, LEVELS))
     text = query.as_string()
     assert "time_bucket_gapfill(" in text and 'interpolate((sum("sum_rack_soc")' in text
     assert '"rack_id"' in text and "rack_id = %(rack)s" not in text
     assert params["tz"] == "Asia/Seoul" and params["width"] == timedelta(hours=1)
+
+
+def test_buckets_use_a_fixed_origin_unless_the_offset_changes_in_the_window():
+    seoul = plan(_request(timedelta(hours=1), _local("2022-05-01"), _local("2022-05-02")), LEVELS)
+    assert build_query(seoul)[1]["origin"].isoformat() == "2000-01-03T00:00:00+09:00"
+    berlin = "Europe/Berlin"
+    summer = _request(
+        timedelta(days=1),
+        _local("2022-06-01", berlin),
+        _local("2022-07-01", berlin),
+        timezone=berlin,
+    )
+    query, params = build_query(plan(summer, LEVELS))
+    assert params["origin"].isoformat() == "2000-01-03T00:00:00+02:00"
+    across_dst = _request(
+        timedelta(days=1),
+        _local("2022-03-01", berlin),
+        _local("2022-04-01", berlin),
+        timezone=berlin,
+    )
+    query, params = build_query(plan(across_dst, LEVELS))
+    assert params["origin"] is None
+    assert 'time_bucket(%(width)s, "bucket", timezone => %(tz)s)' in query.as_string()
 
 
 # -- bad inputs

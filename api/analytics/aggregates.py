@@ -2,8 +2,9 @@
 (the coarsest continuous aggregate that answers the request exactly, raw rows otherwise), build
 one parameterized SQL statement.
 
-Buckets are always the site's local buckets, `time_bucket(width, t, timezone => site tz)`, on raw
-rows and on aggregate rows alike, so the answer does not depend on the source chosen. An aggregate
+Buckets are always the site's local buckets, `time_bucket(width, t, timezone => site tz)` (or its
+fixed-origin equivalent where the zone keeps one UTC offset over the window), on raw rows and on
+aggregate rows alike, so the answer does not depend on the source chosen. An aggregate
 level (see sql/continuous_aggregates) can serve a request when
 - it holds the columns the metrics need (avg needs sum_ and n_, min needs min_, ...),
 - its bucket width divides the requested width,
@@ -137,6 +138,10 @@ class AggregateRequest:
 class Plan:
     request: AggregateRequest
     level: AggregateLevel | None  # None: raw rows
+    # the site's UTC offset when it is the same over the whole window (always for Asia/Seoul):
+    # buckets are then a fixed-origin time_bucket, about twice as fast on raw rows as the
+    # time-zone-aware one (measured in bench/aggregate_bench.py), with the same grid
+    fixed_offset: timedelta | None = None
 
     @property
     def source(self) -> str:
@@ -184,15 +189,16 @@ def utc_offsets(tz: ZoneInfo, start: datetime, end: datetime) -> set[timedelta]:
     return offsets  # type: ignore[return-value]
 
 
-def aligned(level: AggregateLevel, request: AggregateRequest) -> bool:
+def local_origin(offset: timedelta) -> datetime:
+    return LOCAL_ORIGIN.replace(tzinfo=timezone(offset))
+
+
+def aligned(level: AggregateLevel, request: AggregateRequest, offsets: set[timedelta]) -> bool:
     if request.width % level.width or not (
         level.on_grid(request.start) and level.on_grid(request.end)
     ):
         return False
-    return all(
-        level.on_grid(LOCAL_ORIGIN.replace(tzinfo=timezone(offset)))
-        for offset in utc_offsets(request.tz, request.start, request.end)
-    )
+    return all(level.on_grid(local_origin(offset)) for offset in offsets)
 
 
 def plan(request: AggregateRequest, levels: tuple[AggregateLevel, ...]) -> Plan:
@@ -211,12 +217,14 @@ def plan(request: AggregateRequest, levels: tuple[AggregateLevel, ...]) -> Plan:
             f"{buckets} buckets x {request.series_count} series; at most {MAX_POINTS} values "
             "per metric: choose a wider bucket, a shorter window or one bank/rack",
         )
+    offsets = utc_offsets(request.tz, request.start, request.end)
+    fixed_offset = next(iter(offsets)) if len(offsets) == 1 else None
     candidates = [lvl for lvl in levels if lvl.component == request.component]
     unserved = [m for m in request.metrics if not any(lvl.serves(m) for lvl in candidates)]
     candidates = [lvl for lvl in candidates if all(lvl.serves(m) for m in request.metrics)]
-    usable = [lvl for lvl in candidates if aligned(lvl, request)]
+    usable = [lvl for lvl in candidates if aligned(lvl, request, offsets)]
     if usable:
-        return Plan(request, max(usable, key=lambda lvl: lvl.width))
+        return Plan(request, max(usable, key=lambda lvl: lvl.width), fixed_offset)
     if unserved:
         parameter = "metrics"
         reason = f"{', '.join(f'{m.function}:{m.column}' for m in unserved)} needs raw rows"
@@ -234,7 +242,7 @@ def plan(request: AggregateRequest, levels: tuple[AggregateLevel, ...]) -> Plan:
             f"{reason}; raw rows are read for at most {longest} of {request.series_count} "
             "series: shorten the window",
         )
-    return Plan(request, None)
+    return Plan(request, None, fixed_offset)
 
 
 def _metric_expression(metric: Metric, level: AggregateLevel | None) -> sql.Composable:
@@ -265,9 +273,12 @@ def build_query(chosen: Plan) -> tuple[sql.Composed, dict]:
     request, level = chosen.request, chosen.level
     time_column = sql.Identifier("bucket" if level else "ts")
     relation = sql.Identifier("ess", level.relation if level else request.component)
-    if request.fill == "none":
+    if request.fill == "none" and chosen.fixed_offset is not None:
+        bucket = sql.SQL("time_bucket(%(width)s, {}, origin => %(origin)s)").format(time_column)
+    elif request.fill == "none":
         bucket = sql.SQL("time_bucket(%(width)s, {}, timezone => %(tz)s)").format(time_column)
     else:
+        # time_bucket_gapfill has no origin: the time-zone form gives the same local grid
         bucket = sql.SQL(
             "time_bucket_gapfill(%(width)s, {}, timezone => %(tz)s, "
             "start => %(start)s, finish => %(end)s)"
@@ -298,6 +309,7 @@ def build_query(chosen: Plan) -> tuple[sql.Composed, dict]:
     params = {
         "width": request.width,
         "tz": request.site.timezone,
+        "origin": local_origin(chosen.fixed_offset) if chosen.fixed_offset is not None else None,
         "start": request.start,
         "end": request.end,
         "site": request.site.site_id,
