@@ -6,9 +6,11 @@ import logging
 from http import HTTPStatus
 
 import msgspec
+import psycopg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
+from psycopg_pool import PoolTimeout
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("ess")
@@ -102,4 +104,31 @@ def internal_error_handler(request: Request, exc: Exception) -> Response:
     )
 
 
-EXCEPTION_HANDLERS = {HTTPException: http_exception_handler, Exception: internal_error_handler}
+# how long a client should wait before retrying a request the database could not serve
+RETRY_AFTER_S = 5
+
+
+def database_unavailable_handler(request: Request, exc: Exception) -> Response:
+    """A statement timeout (QueryCanceled), a lost connection or an exhausted pool: the
+    request may succeed later, so 503 with Retry-After, never the SQL or the driver's text."""
+    timed_out = isinstance(exc, psycopg.errors.QueryCanceled)
+    log.warning("database unavailable on %s: %s", request.url.path, type(exc).__name__)
+    detail = (
+        "the query ran longer than the server allows; narrow the window or the page, or retry"
+        if timed_out
+        else "the database is busy or unreachable; retry later"
+    )
+    return _response(
+        request,
+        Problem(title="Service Unavailable", status=HTTP_503_SERVICE_UNAVAILABLE, detail=detail),
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+EXCEPTION_HANDLERS = {
+    HTTPException: http_exception_handler,
+    # QueryCanceled is an OperationalError; both, and PoolTimeout, are retryable
+    psycopg.OperationalError: database_unavailable_handler,
+    PoolTimeout: database_unavailable_handler,
+    Exception: internal_error_handler,
+}

@@ -389,3 +389,26 @@ def test_gzip_when_accepted(api, site):
     assert raw.headers["content-encoding"] == "gzip"
     assert raw.json() == plain.json()  # httpx decodes it
     assert len(gzip.compress(plain.content)) < len(plain.content)
+
+
+# -- the site catalog's metadata
+
+
+def test_site_catalog_has_units_and_the_stored_time_range(api, site):
+    info = get_json(api, f"/api/ess/operating-sites/{site}/")
+    components = {c["component"]: c for c in info["components"]}
+    rack = components["rack"]
+    assert rack["time_range"] == {"first": at(0), "last": at(SECONDS - 1)}
+    assert components["pcs"]["time_range"]["last"] == "2022-05-10T10:01:00.250000+09:00"
+    units = {c["name"]: c["unit"] for c in rack["columns"]}
+    assert units["rack_soc"] == "%" and units["rack_voltage"] == "V"
+    assert units["rack_current"] == "A" and units["rack_max_cell_temperature"] == "°C"
+    assert units["rack_max_cell_voltage_position"] is None  # an index, not a quantity
+    assert units["rack_status_for_run"] is None and units["rack_module_fault"] is None
+    listed = {s["site_id"]: s for s in get_json(api, "/api/ess/operating-sites/")}
+    assert listed[site]["components"] == info["components"]
+
+
+def test_a_site_without_rows_has_no_time_range(api):
+    info = get_json(api, "/api/ess/operating-sites/1/")
+    assert all("time_range" in c for c in info["components"])
