@@ -15,6 +15,7 @@ from __future__ import annotations
 import pickle
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -82,6 +83,18 @@ def _moment(micros: int) -> datetime:
     return PG_EPOCH + timedelta(microseconds=micros)
 
 
+class LoadCancelled(Exception):
+    pass
+
+
+@dataclass
+class CheckedFile:
+    report: FileReport
+    plan: Plan | None  # None when the file was rejected before its header was planned
+    batches: int
+    spool: IO[bytes]  # the encoded batches; closed by Loader.store
+
+
 class Progress:
     """A line on stderr every few seconds during a long load: rows so far and the rate."""
 
@@ -128,6 +141,7 @@ class Loader:
             else BATCH_BYTES_SERVER
         )
         conn.adapters.register_dumper(PackedArray, PackedArrayDumper)
+        self._cancelled = threading.Event()
         if component == "rack":
             self.valid_keys = {
                 (bank, rack)
@@ -138,27 +152,45 @@ class Loader:
             self.valid_keys = set(site.rack_counts)
 
     def load(self, path: Path) -> FileReport:
+        return self.store(self.check(path))
+
+    def cancel(self) -> None:
+        """Stop a check running in another thread (after its current batch)."""
+        self._cancelled.set()
+
+    def check(self, path: Path) -> CheckedFile:
+        """Pass 1: read, check and encode the whole file; touches no database connection, so the
+        next file can be checked in a thread while this one is stored."""
         report = FileReport(path)
         started = time.monotonic()
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES) as spool:
-            try:
-                plan, batches = self._validate(path, report, spool)
-            except FileRejected as exc:
-                report.problem = str(exc)
-            report.validate_seconds = time.monotonic() - started
-            if report.problem is None and report.rejected:
-                report.problem = f"{report.rejected} malformed rows"
-                if report.stopped_early:
-                    report.problem += (
-                        f" in the first {report.rows:,} rows (checking stops after "
-                        f"{self.max_errors} errors; there may be more)"
-                    )
-            if report.problem is not None:
-                return report
-            started = time.monotonic()
-            spool.seek(0)
-            self._insert(plan, batches, spool, report)
-            report.insert_seconds = time.monotonic() - started
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES)  # noqa: SIM115
+        plan, batches = None, 0
+        try:
+            plan, batches = self._validate(path, report, spool)
+        except FileRejected as exc:
+            report.problem = str(exc)
+        except BaseException:
+            spool.close()
+            raise
+        report.validate_seconds = time.monotonic() - started
+        if report.problem is None and report.rejected:
+            report.problem = f"{report.rejected} malformed rows"
+            if report.stopped_early:
+                report.problem += (
+                    f" in the first {report.rows:,} rows (checking stops after "
+                    f"{self.max_errors} errors; there may be more)"
+                )
+        return CheckedFile(report, plan, batches, spool)
+
+    def store(self, checked: CheckedFile) -> FileReport:
+        """Pass 2: insert a checked file's batches, unless it was rejected."""
+        report = checked.report
+        with checked.spool as spool:
+            if report.accepted:
+                started = time.monotonic()
+                spool.seek(0)
+                self._insert(checked.plan, checked.batches, spool, report)
+                report.insert_seconds = time.monotonic() - started
         return report
 
     # -- pass 1: read, validate, encode --------------------------------------------------------
@@ -175,6 +207,8 @@ class Loader:
             batches = 0
             used = [c.source_index for c in plan.columns]
             for raw in source.batches(size, used):
+                if self._cancelled.is_set():
+                    raise LoadCancelled(str(path))
                 report.rows += len(raw) + len(raw.errors)
                 columns, errors = self._check(plan, raw, source.position_label)
                 if errors:
