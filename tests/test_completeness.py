@@ -165,6 +165,27 @@ def test_a_daylight_saving_day_has_23_hours_and_local_midnights(pool, client):
     assert items["2022-03-27", "pcs"]["rows_stored"] == 1
 
 
+def test_a_slower_cadence_is_judged_against_its_own_expected_rows(pool, client):
+    with pool.connection() as conn:
+        site_id = new_site(conn)
+        client.app.state.catalog = load_catalog(conn)
+        conn.execute(  # every 10 s of DAY except 300 of the 8,640 samples (3.47 %)
+            "INSERT INTO ess.pcs (ts, site_id) SELECT ts, %s FROM generate_series("
+            "%s::timestamptz, %s::timestamptz + interval '86390 seconds', '10 seconds') ts "
+            "WHERE NOT (ts >= %s::timestamptz + interval '2 hours' "
+            "AND ts < %s::timestamptz + interval '2 hours 50 minutes')",
+            (site_id, DAY_START, DAY_START, DAY_START, DAY_START),
+        )
+        refresh_aggregates(conn, DAY_START, DAY_START + timedelta(days=1))
+    response = client.get(
+        f"/api/ess/operating-sites/{site_id}/completeness/",
+        params={"start-date": str(DAY), "sample-interval": "10s"},
+    )
+    assert response.status_code == 200, response.text
+    pcs = by_day_and_component(response.json())[str(DAY), "pcs"]
+    assert (pcs["rows_expected"], pcs["rows_stored"], pcs["status"]) == (8_640, 8_340, "warning")
+
+
 @pytest.mark.parametrize(
     ("params", "parameter", "status"),
     [
@@ -173,6 +194,8 @@ def test_a_daylight_saving_day_has_23_hours_and_local_midnights(pool, client):
         ({"start-date": "2022-06-07", "end-date": "June 8"}, "end-date", 400),
         ({"start-date": "2022-06-07", "end-date": "2022-06-06"}, "end-date", 400),
         ({"start-date": "2022-01-01", "end-date": "2023-01-02"}, "end-date", 400),
+        ({"start-date": "2022-06-07", "sample-interval": "0s"}, "sample-interval", 400),
+        ({"start-date": "2022-06-07", "sample-interval": "often"}, "sample-interval", 400),
     ],
 )
 def test_bad_dates_are_problems_naming_the_parameter(

@@ -10,10 +10,12 @@ from litestar import Controller, Request, get
 from litestar.params import QueryParameter
 
 from api.errors import bad_parameter
-from api.params import parse_date
+from api.params import parse_date, parse_duration
 
 MAX_DAYS = 366
-COMPLETENESS_SQL = "SELECT * FROM ess.completeness(%s::smallint, %s, %s)"
+COMPLETENESS_SQL = (
+    "SELECT * FROM ess.completeness(%s::smallint, %s, %s, sample_interval => %s::interval)"
+)
 
 
 class DayCompleteness(msgspec.Struct):
@@ -48,7 +50,8 @@ class CompletenessController(Controller):
         sync_to_thread=True,
         summary="Data completeness per local day and component",
         description="Rows stored against rows expected at 1 Hz (86,400 per series and day; "
-        "a series is a rack, a bank, the PCS or the etc meters). Both dates are included; "
+        "a series is a rack, a bank, the PCS or the etc meters), or at sample-interval. "
+        "Both dates are included; "
         "today counts its elapsed seconds only, days before data_since or after retirement "
         "are left out. status: warning above 2 % missing, critical above 5 %.",
     )
@@ -60,9 +63,15 @@ class CompletenessController(Controller):
         end_date: str | None = QueryParameter(
             name="end-date", default=None, description="Last day included (default start-date)"
         ),
+        sample_interval: str | None = QueryParameter(
+            name="sample-interval",
+            default=None,
+            description="Expected time between rows of a series (default 1s: 86,400 a day)",
+        ),
     ) -> list[DayCompleteness]:
         site_id = request.app.state.catalog.require_site(site).site_id
         first, last = parse_days(start_date, end_date)
+        interval = parse_duration(sample_interval or "1s", "sample-interval")
         with request.app.state.pool.connection() as conn:
-            rows = conn.execute(COMPLETENESS_SQL, (site_id, first, last)).fetchall()
+            rows = conn.execute(COMPLETENESS_SQL, (site_id, first, last, interval)).fetchall()
         return [DayCompleteness(*row) for row in rows]

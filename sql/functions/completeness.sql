@@ -3,6 +3,7 @@
 -- operators' flags: warning above 2 % missing, critical above 5 %.
 --
 --   SELECT * FROM ess.completeness(2, '2022-05-01', '2022-05-31');
+--   SELECT * FROM ess.completeness(2, '2023-04-10', '2023-04-11', sample_interval => '10 s');
 --
 -- Both dates are included. A series is a rack, a bank, the PCS or the etc meter set (a component
 -- counts only if the site reports columns for it). Expected rows cover only the part of a day in
@@ -59,10 +60,14 @@ BEGIN
 END;
 $$;
 
+-- the first version had no sample_interval; two overloads with defaults would be ambiguous
+DROP FUNCTION IF EXISTS ess.completeness(smallint, date, date, double precision, double precision);
+
 CREATE OR REPLACE FUNCTION ess.completeness(
     site smallint,
     start_date date,
     end_date date,
+    sample_interval interval DEFAULT interval '1 second',  -- the expected cadence of a series
     warning_pct double precision DEFAULT 2,
     critical_pct double precision DEFAULT 5
 ) RETURNS TABLE (
@@ -84,6 +89,9 @@ BEGIN
     SELECT * INTO site_row FROM ess.site AS s WHERE s.site_id = completeness.site;
     IF NOT found THEN
         RAISE EXCEPTION 'operating site % does not exist', site USING ERRCODE = 'no_data_found';
+    END IF;
+    IF sample_interval <= interval '0' THEN
+        RAISE EXCEPTION 'sample_interval must be positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF end_date < start_date THEN
         RAISE EXCEPTION 'end_date % is before start_date %', end_date, start_date
@@ -139,8 +147,10 @@ BEGIN
             ld.local_date,
             rs.reported,
             rs.series_total,
-            rs.series_total::bigint
-            * extract(EPOCH FROM ld.active_end - ld.active_start)::bigint AS expected_rows,
+            rs.series_total::bigint * floor(
+                extract(EPOCH FROM ld.active_end - ld.active_start)
+                / extract(EPOCH FROM sample_interval)
+            )::bigint AS expected_rows,
             coalesce(st.stored_rows, 0) AS stored_rows
         FROM local_day AS ld
         CROSS JOIN reported_series AS rs
@@ -167,9 +177,13 @@ BEGIN
             ELSE 'ok'
         END
     FROM expected AS e
+    WHERE e.expected_rows > 0
     ORDER BY e.local_date, array_position(ARRAY['bank', 'rack', 'pcs', 'etc'], e.reported);
 END;
 $$;
 
-COMMENT ON FUNCTION ess.completeness(smallint, date, date, double precision, double precision) IS
-'Rows stored vs expected (1 Hz) per local day and component; warning > 2 %, critical > 5 %.';
+COMMENT ON FUNCTION ess.completeness(
+    smallint, date, date, interval, double precision, double precision
+) IS
+'Rows stored vs expected (1 Hz by default) per local day and component; warning > 2 %, '
+'critical > 5 % missing.';
