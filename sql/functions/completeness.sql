@@ -187,3 +187,8 @@ COMMENT ON FUNCTION ess.completeness(
 ) IS
 'Rows stored vs expected (1 Hz by default) per local day and component; warning > 2 %, '
 'critical > 5 % missing.';
+
+-- Analysts may call it (through its ess_deid wrapper): row counts reveal no sensitive column.
+INSERT INTO ess.analyst_function (function_name, note)
+VALUES ('completeness', 'rows stored vs expected per local day and component')
+ON CONFLICT (function_name) DO NOTHING;
