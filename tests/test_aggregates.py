@@ -462,6 +462,14 @@ def test_planner_needs_raw_rows_for_functions_and_columns_the_levels_lack():
             (1, 3),
             "start-time",
         ),
+        (
+            timedelta(hours=1),
+            "2022-05-01",
+            "2022-05-31T12:00:05",
+            "avg:rack_soc",
+            (1, 3),
+            "end-time",
+        ),
     ],
 )
 def test_planner_bounds_the_work(width, start, end, metrics, series, parameter):

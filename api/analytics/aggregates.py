@@ -178,6 +178,16 @@ def parse_metrics(value: str | None, site: Site, component: str) -> tuple[Metric
     return unique
 
 
+def describe(span: timedelta) -> str:
+    """7 days, 1 hour, 90 seconds: the largest unit that measures the span exactly."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
 def utc_offsets(tz: ZoneInfo, start: datetime, end: datetime) -> set[timedelta]:
     """The UTC offsets the zone uses in [start, end), sampled daily (offsets change at most a
     few times a year) and at the last instant."""
@@ -208,7 +218,8 @@ def plan(request: AggregateRequest, levels: tuple[AggregateLevel, ...]) -> Plan:
     if buckets > MAX_BUCKETS:
         raise bad_parameter(
             "time-bucket-width",
-            f"{buckets} buckets of {request.width} in this window; at most {MAX_BUCKETS}: "
+            f"{buckets} buckets of {describe(request.width)} in this window; at most "
+            f"{MAX_BUCKETS}: "
             "choose a wider bucket or a shorter window",
         )
     if buckets * request.series_count > MAX_POINTS:
@@ -225,24 +236,39 @@ def plan(request: AggregateRequest, levels: tuple[AggregateLevel, ...]) -> Plan:
     usable = [lvl for lvl in candidates if aligned(lvl, request, offsets)]
     if usable:
         return Plan(request, max(usable, key=lambda lvl: lvl.width), fixed_offset)
-    if unserved:
-        parameter = "metrics"
-        reason = f"{', '.join(f'{m.function}:{m.column}' for m in unserved)} needs raw rows"
-    elif not any(request.width % lvl.width == timedelta(0) for lvl in candidates):
-        parameter = "time-bucket-width"
-        reason = f"a bucket width of {request.width} needs raw rows"
-    else:
-        parameter = "start-time"
-        reason = "a window not on whole minutes of the site's local time needs raw rows"
+    parameter, reason = why_raw(request, candidates, unserved, offsets)
     raw_rows = span.total_seconds() * request.series_count
     if raw_rows > RAW_ROW_BUDGET:
         longest = timedelta(seconds=RAW_ROW_BUDGET // request.series_count)
         raise bad_parameter(
             parameter,
-            f"{reason}; raw rows are read for at most {longest} of {request.series_count} "
-            "series: shorten the window",
+            f"{reason}; raw rows are read for at most {describe(longest)} of "
+            f"{request.series_count} series: shorten the window",
         )
     return Plan(request, None, fixed_offset)
+
+
+def why_raw(
+    request: AggregateRequest,
+    candidates: list[AggregateLevel],
+    unserved: list[Metric],
+    offsets: set[timedelta],
+) -> tuple[str, str]:
+    """The parameter that keeps the aggregates out, and why (for the 400 beyond the budget)."""
+    if unserved:
+        names = ", ".join(f"{m.function}:{m.column}" for m in unserved)
+        return "metrics", f"{names} needs raw rows (the aggregates keep avg/min/max/sum/count)"
+    dividing = [lvl for lvl in candidates if request.width % lvl.width == timedelta(0)]
+    if not dividing:
+        return "time-bucket-width", f"a bucket width of {describe(request.width)} needs raw rows"
+    finest = min(dividing, key=lambda lvl: lvl.width)
+    for parameter, instant in (("start-time", request.start), ("end-time", request.end)):
+        if not finest.on_grid(instant):
+            return parameter, f"{parameter} off the {describe(finest.width)} grid needs raw rows"
+    return "time-bucket-width", (
+        f"the UTC offsets of {request.site.timezone} in this window "
+        f"({', '.join(str(o) for o in sorted(offsets))}) do not fit the aggregates' grid"
+    )
 
 
 def _metric_expression(metric: Metric, level: AggregateLevel | None) -> sql.Composable:
