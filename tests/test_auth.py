@@ -20,7 +20,7 @@ from litestar import Litestar, get
 from litestar.testing import TestClient
 
 from api.app import create_app
-from api.auth import dev_secret
+from api.auth import dev_secret, development_token
 from api.auth.policy import Access, AccessPolicy, access_for
 from api.auth.ratelimit import RateLimiter, client_address
 from api.auth.settings import AccessSettings, ConfigurationError, parse_networks
@@ -322,6 +322,10 @@ def test_development_secrets_are_private_and_stable(tmp_path):
     assert dev_secret(tmp_path) == secret and dev_key(tmp_path) == key
     for path in tmp_path.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    # the token `make run` prints is accepted by a development server on the same data dir
+    settings = Settings(data_dir=tmp_path, access=AccessSettings(jwt_secret=None))
+    grant = AccessPolicy(settings).keys.verify(development_token(settings))
+    assert grant.allows_scope(SCOPE_RAW) and grant.sites is None
 
 
 def test_ess_token_mints_what_the_server_accepts(monkeypatch, capsys):

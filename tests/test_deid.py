@@ -10,6 +10,7 @@ import pytest
 from psycopg import sql
 
 from api.catalog.model import load_catalog
+from api.config import Settings
 from api.deid import apply_views
 from api.deid.names import (
     MIN_TOKEN_HEX,
@@ -21,7 +22,7 @@ from api.deid.names import (
     plan,
     token_length,
 )
-from api.deid.views import stale_views
+from api.deid.views import check_views, stale_views
 from tests.conftest import TEST_DEID_KEY
 
 OTHER_KEY = "another-deid-key-" + "0f1e2d3c4b5a6978" * 2
@@ -157,6 +158,7 @@ def view_columns(conn: psycopg.Connection) -> dict[str, list[str]]:
 
 
 def test_views_publish_every_site_and_component_without_a_sensitive_name(conn, rules):
+    apply_views(conn, TEST_DEID_KEY)  # sites other tests made since the session started
     catalog = load_catalog(conn)
     sensitive = sensitive_names(catalog, rules)
     views = view_columns(conn)
@@ -235,3 +237,16 @@ def test_the_key_is_in_no_view_definition_and_no_table(conn):
             (TEST_DEID_KEY,),
         ).fetchone()[0]
         assert found == 0, table
+
+
+def test_production_needs_the_key_and_views_made_with_it(conn, monkeypatch, tmp_path):
+    production = Settings(environment="production", data_dir=tmp_path)
+    monkeypatch.delenv("ESS_DEID_KEY", raising=False)
+    with pytest.raises(DeidKeyError, match="ESS_DEID_KEY"):
+        check_views(conn, production)
+    monkeypatch.setenv("ESS_DEID_KEY", OTHER_KEY)
+    with pytest.raises(DeidKeyError, match="ess deid apply"):
+        check_views(conn, production)
+    apply_views(conn, TEST_DEID_KEY)
+    monkeypatch.setenv("ESS_DEID_KEY", TEST_DEID_KEY)
+    check_views(conn, production)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import ipaddress
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from api.auth.secrets import read_or_create_secret
-from api.auth.tokens import TokenKeys
+from api.auth.tokens import SCOPE_RAW, TokenKeys, mint
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 DEV_SECRET_FILE = "jwt-secret"
@@ -92,3 +93,10 @@ class AccessSettings:
 def dev_secret(data_dir: Path) -> str:
     """The development JWT secret under `data_dir` (created with mode 0600 on first use)."""
     return read_or_create_secret(Path(data_dir) / DEV_SECRET_FILE)
+
+
+def development_token(settings, expires_in: timedelta = timedelta(days=7)) -> str:
+    """A raw-scope token for every site, signed with the secret the server will use (for
+    `make run` to print): ESS_JWT_SECRET if set, else the development secret."""
+    secret = settings.access.jwt_secret or dev_secret(settings.data_dir)
+    return mint(secret, [SCOPE_RAW], None, expires_in, subject="ess-run")
