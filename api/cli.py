@@ -74,6 +74,12 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         )
 
 
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ess", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -99,8 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="do not refresh the continuous aggregates over the loaded time range",
     )
-    load.add_argument("--max-errors", type=int, default=20, help="stop checking after N bad rows")
-    load.add_argument("--batch-rows", type=int, help="rows per INSERT (default: about 0.5 MB)")
+    load.add_argument(
+        "--max-errors", type=positive, default=20, help="stop checking after N bad rows"
+    )
+    load.add_argument("--batch-rows", type=positive, help="rows per INSERT (default: about 0.5 MB)")
     token_command.add_parser(sub)
     deid_command.add_parser(sub)
     demo_command.add_parser(sub)

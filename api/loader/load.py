@@ -202,7 +202,7 @@ class Loader:
                 self.site, self.component, self.key_columns, source.headers, source.kinds
             )
             report.ignored_columns = plan.ignored
-            size = self.batch_rows or self.rows_per_batch(plan)
+            size = self.rows_per_batch(plan)
             progress = Progress(self.progress, f"{path.name}: validated")
             batches = 0
             used = [c.source_index for c in plan.columns]
@@ -226,7 +226,10 @@ class Loader:
             source.close()
 
     def rows_per_batch(self, plan: Plan) -> int:
-        """Rows per INSERT: about batch_bytes of parameters, below the dictionary index limit."""
+        """Rows per INSERT: about batch_bytes of parameters (or as asked), below the dictionary
+        index limit."""
+        if self.batch_rows:
+            return max(1, min(MAX_BATCH_ROWS, self.batch_rows))
         row_bytes = sum(ARRAY_TYPES[c.sql_type].element_bytes for c in plan.columns)
         return max(100, min(MAX_BATCH_ROWS, self.batch_bytes // row_bytes))
 
