@@ -434,6 +434,31 @@ def test_the_window_and_anomaly_times_are_local(conn, sites_by_template):
     assert local(DAY, 23, 55) <= last < local(DAY + timedelta(days=1), 0)
 
 
+def test_a_long_run_compresses_the_chunks_it_wrote_entirely(conn):
+    # 2019: no other test writes there (compressed chunks hold every site's rows of their range)
+    site_id = new_site(conn, 1, (2,))
+    run = {"sites": (site_id,), "start": date(2019, 6, 1), "days": 3, "refresh": False}
+    report = generate(conn, **run, interval=timedelta(minutes=2))
+    # rack chunks are UTC days: the 2nd and 3rd lie inside the three local days
+    compressed = conn.execute(
+        "SELECT range_start FROM timescaledb_information.chunks"
+        " WHERE hypertable_name = 'rack' AND is_compressed AND range_start >= %s"
+        " AND range_end <= %s ORDER BY range_start",
+        (report.sites[0].start, report.sites[0].end),
+    ).fetchall()
+    assert [r[0].date() for r in compressed] == [date(2019, 6, 1), date(2019, 6, 2)]
+    assert len(report.compressed) == 2
+    again = generate(conn, **run, interval=timedelta(minutes=2))
+    assert again.total_rows == 0 and again.compressed == []
+    assert (
+        conn.execute(
+            "SELECT count(*) FROM ess.rack WHERE site_id = %s AND ts >= %s AND ts < %s",
+            (site_id, compressed[0][0], compressed[1][0]),
+        ).fetchone()[0]
+        > 1000
+    )
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

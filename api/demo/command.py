@@ -60,6 +60,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--seed", type=int, default=DEFAULT_DEMO.seed, help="same seed, same data (default: 1)"
     )
     demo.add_argument(
+        "--no-compress",
+        dest="compress",
+        action="store_false",
+        help="do not compress the chunks the run writes entirely (past the compression policy's "
+        "horizon, as the policy would on a server)",
+    )
+    demo.add_argument(
         "--no-refresh",
         dest="refresh",
         action="store_false",
@@ -106,6 +113,7 @@ def run(conn: psycopg.Connection, args: argparse.Namespace, out: IO[str] = sys.s
         interval=interval,
         seed=args.seed,
         refresh=args.refresh,
+        compress=args.compress,
         progress=lambda line: print(f"ess demo: {line}", file=out, flush=True),
     )
     print_report(report, out)
@@ -130,6 +138,8 @@ def print_report(report: DemoReport, out: IO[str]) -> None:
                 f"{local:%Y-%m-%d %H:%M}: {anomaly.description}",
                 file=out,
             )
+    if report.compressed:
+        print(f"ess demo: compressed {len(report.compressed)} chunk(s)", file=out)
     if report.refreshed:
         print(
             f"ess demo: refreshed {len(report.refreshed)} continuous aggregate(s) in "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import pairwise
@@ -77,7 +77,8 @@ class SiteReport:
 class DemoReport:
     settings: DemoSettings
     sites: list[SiteReport]
-    seconds: float  # generation only
+    seconds: float  # generating rows (not compressing, not refreshing)
+    compressed: list[str]
     refreshed: list[str]
     refresh_seconds: float
 
@@ -126,22 +127,27 @@ def on_grid(t: datetime, origin: datetime, step: timedelta) -> datetime:
 
 
 def day_slices(
-    start: datetime, days: int, tz: ZoneInfo, step: timedelta, rows_per_tick: int
-) -> Iterator[tuple[date, list[tuple[datetime, datetime]]]]:
-    """Each local day from `start`, cut into equal slices of at most MAX_ROWS_PER_STATEMENT rows
-    on the step grid from `start`."""
-    for offset in range(days):
-        day = start.date() + timedelta(days=offset)
-        day_start = local_midnight(day, tz)
-        day_end = local_midnight(day + timedelta(days=1), tz)
-        parts = max(
-            1, math.ceil((day_end - day_start) / step * rows_per_tick / MAX_ROWS_PER_STATEMENT)
-        )
-        bounds = [
-            on_grid(day_start + (day_end - day_start) * i / parts, start, step)
-            for i in range(parts + 1)
-        ]
-        yield day, [(lo, hi) for lo, hi in pairwise(bounds) if lo < hi]
+    day: date, tz: ZoneInfo, origin: datetime, step: timedelta, rows_per_tick: int
+) -> list[tuple[datetime, datetime]]:
+    """A local day cut into equal slices of at most MAX_ROWS_PER_STATEMENT rows, on the step
+    grid from `origin`."""
+    day_start = local_midnight(day, tz)
+    day_end = local_midnight(day + timedelta(days=1), tz)
+    parts = max(1, math.ceil((day_end - day_start) / step * rows_per_tick / MAX_ROWS_PER_STATEMENT))
+    bounds = [
+        on_grid(day_start + (day_end - day_start) * i / parts, origin, step)
+        for i in range(parts + 1)
+    ]
+    return [(lo, hi) for lo, hi in pairwise(bounds) if lo < hi]
+
+
+@dataclass
+class SiteRun:
+    """One site's part of a run."""
+
+    report: SiteReport
+    tz: ZoneInfo
+    rows_per_tick: int
 
 
 def generate(
@@ -153,49 +159,100 @@ def generate(
     interval: timedelta = DEFAULT_DEMO.interval,
     seed: int = DEFAULT_DEMO.seed,
     refresh: bool = True,
+    compress: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> DemoReport:
     """Generate `days` local days from `start` for each site (autocommit connection). Idempotent:
-    rows already stored are kept, so the same call twice adds nothing."""
+    rows already stored are kept, so the same call twice adds nothing.
+
+    Day by day across the sites, so that a chunk is complete once a day is done everywhere; with
+    `compress`, chunks written entirely by this run and past the compression policy's horizon are
+    then compressed (ess.demo_compressible_chunks), which keeps a long run at 1 s on disk."""
     settings = DemoSettings(tuple(dict.fromkeys(sites)), start, days, interval, seed)
     catalog = load_catalog(conn)
     check_settings(settings, catalog)
     say = progress or (lambda _line: None)
-    reports = []
-    began = time.perf_counter()
+    runs = []
     for site_id in settings.sites:
         site = catalog.sites[site_id]
         tz = ZoneInfo(site.timezone)
-        site_start = local_midnight(start, tz)
-        site_end = local_midnight(start + timedelta(days=days), tz)
-        report = SiteReport(site_id, site_start, site_end)
-        plan_anomalies(conn, site_id, site_start, site_end, seed)
+        report = SiteReport(
+            site_id, local_midnight(start, tz), local_midnight(start + timedelta(days=days), tz)
+        )
+        plan_anomalies(conn, site_id, report.start, report.end, seed)
         rows_per_tick = sum(site.rack_counts.values()) + len(site.rack_counts) + 2
-        for day, parts in day_slices(site_start, days, tz, interval, rows_per_tick):
-            day_rows, day_began = 0, time.perf_counter()
-            for lower, upper in parts:
-                for component, inserted in conn.execute(
-                    "SELECT component, inserted FROM ess.demo_generate_slice("
-                    "%s::smallint, %s, %s, %s, %s::bigint)",
-                    (site_id, lower, upper, interval, seed),
-                ):
-                    report.rows[component] += inserted
-                    day_rows += inserted
-            elapsed = time.perf_counter() - day_began
-            say(
-                f"site {site_id} {day}: {day_rows:,} rows in {elapsed:.1f} s"
-                f" ({day_rows / elapsed:,.0f} rows/s)"
-            )
-        report.anomalies = anomalies(conn, site_id, site_start, site_end)
-        reports.append(report)
-    seconds = time.perf_counter() - began
+        runs.append(SiteRun(report, tz, rows_per_tick))
+    seconds = 0.0
+    compressed: list[str] = []
+    for offset in range(days):
+        day = start + timedelta(days=offset)
+        for run in runs:
+            seconds += generate_day(conn, run, day, settings, say)
+        if compress:
+            written_from = max(run.report.start for run in runs)
+            written_to = min(local_midnight(day + timedelta(days=1), run.tz) for run in runs)
+            compressed += compress_written(conn, written_from, written_to, say)
+    for run in runs:
+        run.report.anomalies = anomalies(conn, run.report.site_id, run.report.start, run.report.end)
+    reports = [run.report for run in runs]
     refreshed: list[str] = []
     refresh_began = time.perf_counter()
-    if refresh and reports:
+    if refresh:
         refreshed = refresh_aggregates(
             conn, min(r.start for r in reports), max(r.end for r in reports)
         )
-    return DemoReport(settings, reports, seconds, refreshed, time.perf_counter() - refresh_began)
+    return DemoReport(
+        settings, reports, seconds, compressed, refreshed, time.perf_counter() - refresh_began
+    )
+
+
+def generate_day(
+    conn: psycopg.Connection,
+    run: SiteRun,
+    day: date,
+    settings: DemoSettings,
+    say: Callable[[str], None],
+) -> float:
+    """One site's local day, slice by slice; returns the seconds it took."""
+    report = run.report
+    began = last_said = time.perf_counter()
+    day_rows = 0
+    slices = day_slices(day, run.tz, report.start, settings.interval, run.rows_per_tick)
+    for number, (lower, upper) in enumerate(slices, 1):
+        for component, inserted in conn.execute(
+            "SELECT component, inserted FROM ess.demo_generate_slice("
+            "%s::smallint, %s, %s, %s, %s::bigint)",
+            (report.site_id, lower, upper, settings.interval, settings.seed),
+        ):
+            report.rows[component] += inserted
+            day_rows += inserted
+        now = time.perf_counter()
+        if number < len(slices) and now - last_said >= 10:
+            say(
+                f"site {report.site_id} {day}: {number}/{len(slices)} slices, {day_rows:,} rows"
+                f" ({day_rows / (now - began):,.0f} rows/s)"
+            )
+            last_said = now
+    seconds = time.perf_counter() - began
+    say(
+        f"site {report.site_id} {day}: {day_rows:,} rows in {seconds:.1f} s"
+        f" ({day_rows / seconds:,.0f} rows/s)"
+    )
+    return seconds
+
+
+def compress_written(
+    conn: psycopg.Connection, start: datetime, end: datetime, say: Callable[[str], None]
+) -> list[str]:
+    """Compress, one statement each, the chunks written entirely inside [start, end)."""
+    chunks = conn.execute(
+        "SELECT chunk, hypertable FROM ess.demo_compressible_chunks(%s, %s)", (start, end)
+    ).fetchall()
+    for chunk, hypertable in chunks:
+        began = time.perf_counter()
+        conn.execute("SELECT compress_chunk(%s::regclass, if_not_compressed => TRUE)", (chunk,))
+        say(f"compressed {hypertable} chunk {chunk} in {time.perf_counter() - began:.1f} s")
+    return [chunk for chunk, _ in chunks]
 
 
 def plan_anomalies(

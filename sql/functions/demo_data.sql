@@ -220,6 +220,7 @@ RETURNS TABLE (
     charged_kwh double precision,
     discharged_kwh double precision,
     pv_kwh double precision,
+    service_hours double precision,
     bms_missing boolean,
     pcs_missing boolean,
     etc_missing boolean
@@ -344,7 +345,8 @@ AS $$
             + levels.model_soc * (profile.true_soc_at_90 - profile.true_soc_at_0) / 90 AS soc_true,
             profile.ocv,
             profile.cells_in_series,
-            profile.rack_total
+            profile.rack_total,
+            profile.commissioned_day
         FROM levels
         CROSS JOIN profile
         OFFSET 0
@@ -384,6 +386,7 @@ AS $$
             s.clouds_before
             + s.cloud * 2 * (s.x_sun / 2 - sin(2 * pi() * s.x_sun) / (4 * pi()))
         ),
+        (s.day_number - s.commissioned_day) * 24 + s.sod / 3600,
         ess.demo_missing(ess.demo_key(p_seed, p_site, 0, 0, 10), s.epoch),
         ess.demo_missing(ess.demo_key(p_seed, p_site, 0, 0, 11), s.epoch),
         ess.demo_missing(ess.demo_key(p_seed, p_site, 0, 0, 12), s.epoch)
@@ -1435,7 +1438,7 @@ AS $$
             * state.rack_current / 1000 AS battery_kw,
             state.pv_kwh
             - (state.charged_kwh / 0.975 - state.discharged_kwh * 0.975) * profile.rack_total
-            - 4 * (state.day_number - profile.commissioned_day) * 24 AS exported_kwh
+            - 4 * state.service_hours AS exported_kwh
         FROM ess.demo_site_state(p_site, p_from, p_to, p_step, p_seed) AS state
         CROSS JOIN profile
         WHERE NOT state.etc_missing
@@ -1768,6 +1771,36 @@ BEGIN
         ('pcs', ess.demo_insert('pcs', p_site, NULL, p_from, p_to, p_step, p_seed)),
         ('etc', ess.demo_insert('etc', p_site, NULL, p_from, p_to, p_step, p_seed));
 END;
+$$;
+
+-- The chunks a demo run may compress once written: chunks of the four hypertables lying wholly
+-- inside [p_from, p_to) and past their compression policy's horizon, i.e. the chunks the policy
+-- would compress on a server (the embedded engine runs no policies). A long run at 1 s would
+-- otherwise need about 0.8 kB per rack row (half of it the module fault map) instead of ~50 B.
+CREATE OR REPLACE FUNCTION ess.demo_compressible_chunks(p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (chunk text, hypertable text, range_start timestamptz, range_end timestamptz)
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT
+        format('%I.%I', c.chunk_schema, c.chunk_name),
+        c.hypertable_name::text,
+        c.range_start,
+        c.range_end
+    FROM timescaledb_information.chunks AS c
+    INNER JOIN timescaledb_information.jobs AS j
+        ON
+            c.hypertable_schema = j.hypertable_schema
+            AND c.hypertable_name = j.hypertable_name
+            AND j.proc_name = 'policy_compression'
+    WHERE
+        c.hypertable_schema = 'ess'
+        AND c.hypertable_name IN ('rack', 'bank', 'pcs', 'etc')
+        AND NOT c.is_compressed
+        AND c.range_start >= p_from
+        AND c.range_end <= p_to
+        AND c.range_end <= now() - (j.config ->> 'compress_after')::interval
+    ORDER BY c.range_start, c.hypertable_name
 $$;
 
 -- Everything for one site and window from psql: plan the anomalies, then generate one local day
