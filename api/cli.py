@@ -14,7 +14,7 @@ from api.db import connect
 from api.deid import command as deid_command
 from api.deid.names import DeidKeyError
 from api.demo import command as demo_command
-from api.demo.generate import DemoError
+from api.demo.generator import DemoError
 from api.engine import EngineError, database
 from api.migrate import MigrationError, migrate
 

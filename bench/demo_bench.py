@@ -35,7 +35,7 @@ from psycopg import sql
 from api.config import REPO_ROOT
 from api.db import connect
 from api.demo import DEFAULT_DEMO, generate
-from api.demo.generate import check_interval
+from api.demo.generator import check_interval
 from api.engine import EmbeddedEngine, is_embedded
 from api.migrate import migrate
 from api.params import local_midnight, parse_duration

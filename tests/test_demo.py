@@ -14,6 +14,7 @@ from psycopg import sql
 
 from api.cli import main
 from api.demo import DEFAULT_DEMO, DemoError, generate
+from api.demo import generator as demo_generator
 
 SEOUL = ZoneInfo("Asia/Seoul")
 DAY = date(2023, 4, 10)
@@ -116,6 +117,21 @@ def test_same_seed_same_rows_other_seed_other_rows_and_reruns_add_nothing(conn):
     assert all(count > 1000 for count, _ in first.values())
     assert again == first
     assert all(other[c][1] != first[c][1] for c in COMPONENTS)
+
+
+def test_slices_and_the_sql_entry_point_give_the_same_rows(conn, monkeypatch):
+    site_id = new_site(conn, 2, (2, 1))
+    conn.execute(
+        "SELECT * FROM ess.demo_generate(%s::smallint, %s, %s, '2 minutes', 5)",
+        (site_id, local(DAY, 0), local(DAY + timedelta(days=1), 0)),
+    )
+    in_one_statement = fingerprint(conn, site_id)
+    forget(conn, site_id)
+    monkeypatch.setattr(demo_generator, "MAX_ROWS_PER_STATEMENT", 500)  # 8 slices
+    generate(
+        conn, sites=(site_id,), start=DAY, interval=timedelta(minutes=2), seed=5, refresh=False
+    )
+    assert fingerprint(conn, site_id) == in_one_statement
 
 
 def test_every_catalog_column_is_filled(conn, sites_by_template):

@@ -2,6 +2,6 @@
 generated in the database (sql/functions/demo_data.sql), with injected anomalies recorded in
 ess.demo_anomaly. See docs/demo.md."""
 
-from api.demo.generate import DEFAULT_DEMO, DemoError, DemoReport, DemoSettings, generate
+from api.demo.generator import DEFAULT_DEMO, DemoError, DemoReport, DemoSettings, generate
 
 __all__ = ["DEFAULT_DEMO", "DemoError", "DemoReport", "DemoSettings", "generate"]

@@ -14,7 +14,7 @@ import psycopg
 
 from api.config import Settings
 from api.db import connect
-from api.demo.generate import (
+from api.demo.generator import (
     DEFAULT_DEMO,
     DemoError,
     DemoReport,
