@@ -225,6 +225,13 @@ def test_values_stay_in_each_site_types_ranges(
         (site_id,),
     ).fetchone()
     assert humidity[0] >= 20 and humidity[1] <= 50
+    if template != 1:  # module humidity: sites 2 and 3
+        modules = conn.execute(
+            "SELECT min(rack_min_module_humidity), max(rack_max_module_humidity) FROM ess.rack"
+            " WHERE site_id = %s",
+            (site_id,),
+        ).fetchone()
+        assert modules[0] >= 20 and modules[1] <= 50
     # quantisation: 0.1 V, 1 mV, 0.1 A, 0.1 %
     assert (
         conn.execute(

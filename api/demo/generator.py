@@ -104,6 +104,9 @@ def check_settings(settings: DemoSettings, catalog: Catalog) -> None:
         )
     if not settings.sites:
         raise DemoError("--sites: give at least one site")
+    empty = [s for s in settings.sites if not catalog.sites[s].rack_counts]
+    if empty:
+        raise DemoError(f"--sites: site {', '.join(map(str, empty))} has no banks in ess.site_bank")
     check_days(settings.days)
     check_interval(settings.interval)
 

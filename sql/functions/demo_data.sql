@@ -374,8 +374,8 @@ AS $$
         s.heat,
         22.8 + 0.8 * (ess.demo_smooth(ess.demo_key(p_seed, p_site, 0, 0, 5), s.epoch, 1200) - 0.5)
         + 0.1 * s.heat,
-        41 - 1.1 * s.heat
-        + 10 * (ess.demo_smooth(ess.demo_key(p_seed, p_site, 0, 0, 6), s.epoch, 7200) - 0.5),
+        40 - 1.1 * s.heat
+        + 8 * (ess.demo_smooth(ess.demo_key(p_seed, p_site, 0, 0, 6), s.epoch, 7200) - 0.5),
         -- PV sized at 90 kW per rack, sin^2 over daylight, dimmed and flickering with clouds
         90.0 * s.rack_total * s.cloud * sin(pi() * s.x_sun) ^ 2
         * (1 + (0.08 + 0.8 * (1 - s.cloud)) * s.flicker),
