@@ -519,3 +519,52 @@ def test_command_line_end_to_end_refreshes_the_aggregates(
     with pytest.raises(SystemExit) as exc:
         main(["load", "--site", str(site), "--component", "cell", str(path)])
     assert exc.value.code == 2
+
+
+def test_bom_crlf_and_a_record_over_two_lines_keep_line_numbers_right(conn, scratch_site, tmp_path):
+    site = scratch_site()
+    path = tmp_path / "rack.csv"
+    path.write_bytes(
+        "\ufeffTIMESTAMP,BANK_ID,RACK_ID,RACK_MODULE_FAULT\r\n"
+        "2022-05-10 00:00:00,1,1,\"{'module1':\r\n 0}\"\r\n"
+        "2022-05-10 00:00:00,1,2,broken\r\n".encode()
+    )
+    code, _, err = load(conn, site, [path])
+    assert code == EXIT_REJECTED
+    assert "line 4: RACK_MODULE_FAULT: 'broken' holds something other than JSON" in err
+
+    path.write_bytes(path.read_bytes().replace(b"broken", b"{}"))
+    assert load(conn, site, [path])[0] == EXIT_OK
+    assert [r[2] for r in stored(conn, site, columns="bank_id, rack_id, rack_module_fault")] == [
+        {"module1": 0},
+        {},
+    ]
+
+
+def test_a_file_with_only_a_header_loads_nothing(conn, scratch_site, tmp_path):
+    site = scratch_site()
+    path = write_csv(tmp_path / "rack.csv", RACK_HEADER, [])
+    code, out, _ = load(conn, site, [path], refresh=True)
+    assert code == EXIT_OK
+    assert "0 rows: 0 inserted" in out
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    code, _, err = load(conn, site, [empty])
+    assert code == EXIT_REJECTED
+    assert "rejected, nothing stored: the file is empty: a CSV file starts with a header" in err
+
+
+def test_unreadable_files_are_rejected(conn, scratch_site, tmp_path):
+    site = scratch_site()
+    garbage = tmp_path / "rack.parquet"
+    garbage.write_bytes(b"not parquet at all")
+    code, _, err = load(conn, site, [garbage])
+    assert code == EXIT_REJECTED
+    assert "the file cannot be read as parquet" in err
+
+    latin1 = tmp_path / "rack.csv"
+    latin1.write_bytes(b"timestamp,bank_id,rack_id,rack_soc\n2022-05-10 00:00:00,1,1,5\xe9\n")
+    code, _, err = load(conn, site, [latin1])
+    assert code == EXIT_REJECTED
+    assert "is not UTF-8 text" in err
+    assert count(conn, site) == 0

@@ -67,10 +67,10 @@ class CsvSource:
             self.headers = self._next_row() or []
         except UnicodeDecodeError:
             self.close()
-            raise FileRejected("is not UTF-8 text (is it a CSV file?)") from None
+            raise FileRejected("the file is not UTF-8 text (is it a CSV file?)") from None
         if not self.headers:
             self.close()
-            raise FileRejected("is empty: a CSV file starts with a header line")
+            raise FileRejected("the file is empty: a CSV file starts with a header line")
         self.kinds = ["text"] * len(self.headers)
 
     def _next_row(self) -> list[str] | None:
@@ -142,7 +142,7 @@ class ArrowSource:
                 self._table = feather.read_table(path, memory_map=True)
                 schema = self._table.schema
         except (pa.ArrowException, OSError) as exc:
-            raise FileRejected(f"cannot be read as {fmt} ({exc})") from None
+            raise FileRejected(f"the file cannot be read as {fmt} ({exc})") from None
         self.headers = list(schema.names)
         self.kinds = [self._kind(f.type) for f in schema]
 
