@@ -43,6 +43,70 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """`make run`: migrate, de-identified views, demo data when the database holds no operating
+    data yet, a development token, then serve. A second run reuses the data."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.auth import dev_secret, development_token
+    from api.deid import apply_views, configured_key, dev_key
+    from api.demo import DEFAULT_DEMO, generate
+
+    with database(settings) as url:
+        with connect(url) as conn:
+            report = migrate(conn, settings.sql_dir)
+            print(f"migrate: {len(report.applied)} migration(s) applied")
+            print(
+                apply_views(conn, configured_key(settings) or dev_key(settings.data_dir)).summary()
+            )
+            if conn.execute(OPERATING_DATA_EXISTS).fetchone()[0]:
+                print("demo: the database already holds operating data; not generating any")
+            else:
+                demo = DEFAULT_DEMO
+                print(
+                    f"demo: generating {demo.days} day(s) from {demo.start} at "
+                    f"{demo.interval.total_seconds():g} s for sites "
+                    f"{', '.join(map(str, demo.sites))} (about 20-40 s on the embedded engine)"
+                )
+                result = generate(conn, progress=lambda line: print(f"demo: {line}", flush=True))
+                demo_command.print_report(result, sys.stdout)
+        dev_secret(settings.data_dir)
+        print(
+            BANNER.format(
+                host=args.host,
+                port=args.port,
+                token=development_token(settings),
+                psql="$DATABASE_URL" if settings.database_url else f"'{url}'",
+            )
+        )
+        uvicorn.run(
+            create_app(settings=Settings(database_url=url)),
+            host=args.host,
+            port=args.port,
+            log_level="info",
+        )
+    return 0
+
+
+OPERATING_DATA_EXISTS = """
+SELECT EXISTS (SELECT FROM ess.rack) OR EXISTS (SELECT FROM ess.bank)
+    OR EXISTS (SELECT FROM ess.pcs) OR EXISTS (SELECT FROM ess.etc)
+"""
+
+BANNER = """
+ESS data platform on http://{host}:{port}/
+  sites:      curl -s http://{host}:{port}/api/ess/operating-sites/
+  API docs:   http://{host}:{port}/schema  (OpenAPI: /schema/openapi.json)
+  public:     curl -s 'http://{host}:{port}/api/ess/di/operating-sites/2/banks/1/racks/1/?date=2023-04-10&page_size=5'
+  raw data:   export TOKEN={token}
+              curl -s -H "Authorization: Bearer $TOKEN" \\
+                'http://{host}:{port}/api/ess/operating-sites/2/banks/1/racks/1/?date=2023-04-10&page_size=5'
+  psql:       psql {psql}
+Ctrl-C stops the server (and the embedded engine).
+"""
+
+
 def cmd_engine(args: argparse.Namespace, settings: Settings) -> int:
     """Run the embedded engine in the foreground until Ctrl-C."""
     import signal
@@ -92,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("engine", help="run the embedded TimescaleDB engine in the foreground")
 
+    run = sub.add_parser("run", help="migrate, load demo data if empty, print a token, serve")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+
     load = sub.add_parser(
         "load",
         help="load CSV, Parquet or feather files into a component table (all or nothing per file)",
@@ -116,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"migrate": cmd_migrate, "serve": cmd_serve, "engine": cmd_engine, "load": cmd_load}
+COMMANDS |= {"run": cmd_run}
 COMMANDS |= {"token": token_command.cmd_token, "deid": deid_command.cmd_deid}
 COMMANDS |= {"demo": demo_command.cmd_demo}
 
