@@ -54,7 +54,7 @@ def columns() -> dict:
 @pytest.fixture(scope="module")
 def site(pool) -> int:
     with pool.connection() as conn:
-        created = new_site(conn, rack_counts=(2,))
+        created = new_site(conn, rack_counts=(3,))  # rack 3 without rows
         rows = rack_rows(created, 1, 1, T0, 100, **columns())
         rows += rack_rows(created, 1, 2, T0, 10)  # quiet, at rest
         store(conn, "rack", rows)
@@ -169,7 +169,7 @@ def test_socp_endpoint(site, client):
         ("racks/1/", {"start-time": "2022-09-05"}, 400, "end-time"),
         ("racks/1/", {"start-time": "2022-08-01", "end-time": "2022-09-06"}, 400, "end-time"),
         ("racks/", {"period": "30", "end-time": "2022-09-06"}, 400, "period"),
-        ("racks/3/", {"period": "1", "end-time": "2022-09-06"}, 404, "rack"),
+        ("racks/4/", {"period": "1", "end-time": "2022-09-06"}, 404, "rack"),
     ],
 )
 def test_bad_inputs_are_problems(site, client, path, params, status, parameter):

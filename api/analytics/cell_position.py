@@ -19,8 +19,9 @@ from api.params import local_midnight, parse_time, parse_window
 PERIODS = (1, 7, 30)
 CHARGE_STATUSES = ("charge", "discharge", "rest")
 MAX_SPAN = timedelta(days=31)
-# SoCP reads every raw row (cell positions are not aggregated): bound racks x days.
-MAX_RACK_DAYS = 31
+# SoCP reads every raw row (cell positions are not aggregated): bound racks x days. 80 covers
+# one rack over 30 days and any bank of the reference sites (up to 11 racks) over 7 days.
+MAX_RACK_DAYS = 80
 SOCP_SQL = """
 SELECT * FROM ess.rack_socp(%(site)s, %(bank)s, %(rack)s, %(start)s, %(end)s)
 WHERE %(status)s::text IS NULL OR charge_status = %(status)s

@@ -69,3 +69,32 @@ AS $$
     FROM ess.aggregate_level AS level
     WHERE level.relation = aggregate_serves.relation
 $$;
+
+-- time_bucket(width, ts, timezone) converts every row to local time; when the zone keeps one
+-- UTC offset over the whole window (always in Seoul), the same local buckets come from the
+-- plain time_bucket with a fixed origin: local midnight 2000-01-03 at that offset. This returns
+-- that origin, or NULL when the offset changes in the window (or the width has months, which
+-- follow the calendar). The offset is sampled daily and at the window's last instant.
+CREATE OR REPLACE FUNCTION ess.fixed_bucket_origin(
+    p_timezone text,
+    p_bucket interval,
+    p_start timestamptz,
+    p_end timestamptz
+) RETURNS timestamptz
+LANGUAGE sql
+STABLE PARALLEL SAFE
+AS $$
+    SELECT timestamp '2000-01-03 00:00' AT TIME ZONE 'UTC' - min(sample.utc_offset)
+    FROM (
+        SELECT (t AT TIME ZONE p_timezone) - (t AT TIME ZONE 'UTC') AS utc_offset
+        FROM generate_series(p_start, p_end - interval '1 microsecond', interval '1 day') AS t
+        UNION ALL
+        SELECT
+            ((p_end - interval '1 microsecond') AT TIME ZONE p_timezone)
+            - ((p_end - interval '1 microsecond') AT TIME ZONE 'UTC')
+    ) AS sample
+    HAVING
+        count(DISTINCT sample.utc_offset) = 1
+        AND extract(MONTH FROM p_bucket) = 0
+        AND extract(YEAR FROM p_bucket) = 0
+$$;

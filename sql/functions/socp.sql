@@ -63,17 +63,14 @@ AS $$
             AND r.rack_soc IS NOT NULL
     ),
 
-    -- one pass: counts per max position, per min position, and the rows of each cell
+    -- one pass, two hashed grouping sets: per max position and per min position
     counted AS (
         SELECT
             bank_id,
             rack_id,
             charge_status,
             soc_range,
-            CASE
-                WHEN grouping(max_position) = 0 THEN 'max'
-                WHEN grouping(min_position) = 0 THEN 'min'
-            END AS extreme,
+            CASE WHEN grouping(max_position) = 0 THEN 'max' ELSE 'min' END AS extreme,
             coalesce(max_position, min_position) AS cell_position,
             count(*) AS appearances,
             CASE
@@ -85,34 +82,36 @@ AS $$
         FROM sample
         GROUP BY GROUPING SETS (
             (bank_id, rack_id, charge_status, soc_range, max_position),
-            (bank_id, rack_id, charge_status, soc_range, min_position),
-            (bank_id, rack_id, charge_status, soc_range)
+            (bank_id, rack_id, charge_status, soc_range, min_position)
         )
+    ),
+
+    totalled AS (
+        -- every row of a rack, state and decile counts once per extreme, NULL positions too
+        SELECT
+            c.*,
+            sum(c.appearances) OVER (
+                PARTITION BY c.bank_id, c.rack_id, c.charge_status, c.soc_range, c.extreme
+            )::bigint AS samples
+        FROM counted AS c
     )
 
     SELECT
-        c.bank_id,
-        c.rack_id,
-        c.charge_status,
-        c.soc_range,
-        c.extreme,
-        c.cell_position,
-        c.appearances,
-        total.appearances AS samples,
-        c.appearances::double precision / total.appearances AS share,
-        c.mean_voltage,
-        c.mean_temperature,
-        c.mean_current
-    FROM counted AS c
-    INNER JOIN counted AS total
-        ON
-            total.bank_id = c.bank_id
-            AND total.rack_id = c.rack_id
-            AND total.charge_status = c.charge_status
-            AND total.soc_range = c.soc_range
-            AND total.extreme IS NULL
-    WHERE c.extreme IS NOT NULL AND c.cell_position IS NOT NULL
+        t.bank_id,
+        t.rack_id,
+        t.charge_status,
+        t.soc_range,
+        t.extreme,
+        t.cell_position,
+        t.appearances,
+        t.samples,
+        t.appearances::double precision / t.samples AS share,
+        t.mean_voltage,
+        t.mean_temperature,
+        t.mean_current
+    FROM totalled AS t
+    WHERE t.cell_position IS NOT NULL
     ORDER BY
-        c.bank_id, c.rack_id, c.charge_status, c.soc_range, c.extreme,
-        c.appearances DESC, c.cell_position
+        t.bank_id, t.rack_id, t.charge_status, t.soc_range, t.extreme,
+        t.appearances DESC, t.cell_position
 $$;

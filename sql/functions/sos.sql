@@ -67,7 +67,8 @@ $$;
 -- bank (p_per_rack false: the worst rack, rack_id NULL). avg_current gives the operating state.
 -- Reads the coarsest continuous aggregate that answers exactly (1 hour, 1 minute: 60x or 3600x
 -- fewer rows; see aggregate_source.sql), the raw rows otherwise. Raw rows enter the same
--- aggregation as one-row buckets, so every source gives the same answer.
+-- aggregation as one-row buckets, so every source gives the same answer. Local buckets come
+-- from a fixed-origin time_bucket where the zone keeps one UTC offset (ess.fixed_bucket_origin).
 CREATE OR REPLACE FUNCTION ess.rack_hazard_inputs(
     p_site integer,
     p_bank integer,
@@ -95,7 +96,11 @@ LANGUAGE sql
 STABLE
 AS $$
     WITH site AS (
-        SELECT s.timezone FROM ess.site AS s WHERE s.site_id = p_site
+        SELECT
+            s.timezone,
+            ess.fixed_bucket_origin(s.timezone, p_bucket, p_start, p_end) AS fixed_origin
+        FROM ess.site AS s
+        WHERE s.site_id = p_site
     ),
 
     source AS (
@@ -149,7 +154,10 @@ AS $$
     )
 
     SELECT
-        time_bucket(p_bucket, m.bucket, site.timezone) AS bucket,
+        CASE
+            WHEN site.fixed_origin IS NULL THEN time_bucket(p_bucket, m.bucket, site.timezone)
+            ELSE time_bucket(p_bucket, m.bucket, site.fixed_origin)
+        END AS bucket,
         m.bank_id,
         CASE WHEN p_per_rack THEN m.rack_id END AS rack_id,
         sum(m.n_rows)::bigint AS n_rows,

@@ -44,56 +44,56 @@ AS $$
 $$;
 
 -- Centroid of the max-combination of evenly spaced triangular output sets (peaks at
--- (k - 1) / (n - 1), half-width 1 / (n - 1)) clipped at weights[k]. The combined membership is
--- piecewise linear; between consecutive knots (peaks, clip corners, crossings of neighbouring
--- sets) it is linear, so the integrals below are exact.
+-- c_k = (k - 1) h with h = 1 / (n - 1), half-width h) clipped at weights[k], in closed form.
+-- Between two neighbouring peaks, with t = (y - c_k) / h in [0, 1], a = weights[k] and
+-- b = weights[k + 1], the membership is max(min(a, 1 - t), min(b, t)): the falling side of set k
+-- up to the crossing t*, the rising side of set k + 1 after it, where v = min(a, b, 1/2) and
+-- t* = v if a <= b, else 1 - v. Each side is a plateau and a linear part, integrated exactly.
 CREATE OR REPLACE FUNCTION ess.fuzzy_centroid(weights double precision[])
 RETURNS double precision
-LANGUAGE sql
+LANGUAGE plpgsql
 IMMUTABLE PARALLEL SAFE
 AS $$
-    WITH output_set AS (
-        SELECT
-            (k - 1)::double precision / (n - 1) AS peak,
-            1.0 / (n - 1) AS half_width,
-            weights[k] AS weight
-        FROM (SELECT array_length(weights, 1) AS n) AS size
-        CROSS JOIN LATERAL generate_series(1, size.n) AS k
-    ),
-
-    knot AS (
-        SELECT DISTINCT least(1.0, greatest(0.0, o.peak + o.half_width * shift.f)) AS y
-        FROM output_set AS o
-        CROSS JOIN LATERAL (
-            VALUES (0.0), (1.0 - o.weight), (o.weight - 1.0), (o.weight), (-o.weight), (0.5), (-0.5)
-        ) AS shift (f)
-    ),
-
-    curve AS (
-        SELECT
-            knot.y,
-            (
-                SELECT max(least(o.weight, greatest(0.0, 1.0 - abs(knot.y - o.peak) / o.half_width)))
-                FROM output_set AS o
-            ) AS mu
-        FROM knot
-    ),
-
-    piece AS (
-        SELECT
-            lag(y) OVER by_y AS y0,
-            y AS y1,
-            lag(mu) OVER by_y AS mu0,
-            mu AS mu1
-        FROM curve
-        WINDOW by_y AS (ORDER BY y)
-    )
-
-    -- integral of y * mu and of mu over each linear piece
-    SELECT
-        sum((y1 - y0) * (y0 * (2 * mu0 + mu1) + y1 * (mu0 + 2 * mu1)) / 6.0)
-        / nullif(sum((y1 - y0) * (mu0 + mu1) / 2.0), 0.0)
-    FROM piece
+DECLARE
+    n integer := array_length(weights, 1);
+    h double precision := 1.0 / (n - 1);
+    a double precision;
+    b double precision;
+    v double precision;
+    crossing double precision;
+    knee double precision;
+    area double precision;  -- integral of the membership over t in [0, 1]
+    moment double precision;  -- integral of t times the membership
+    total_area double precision := 0;
+    total_moment double precision := 0;
+BEGIN
+    FOR k IN 1 .. n - 1 LOOP
+        a := weights[k];
+        b := weights[k + 1];
+        v := least(a, b, 0.5);
+        crossing := CASE WHEN a <= b THEN v ELSE 1 - v END;
+        -- falling side on [0, crossing]: plateau a up to 1 - a, then 1 - t
+        knee := least(crossing, 1 - a);
+        area := a * knee;
+        moment := a * knee ^ 2 / 2;
+        IF crossing > knee THEN
+            area := area + ((1 - knee) ^ 2 - (1 - crossing) ^ 2) / 2;
+            moment := moment + (crossing ^ 2 - knee ^ 2) / 2 - (crossing ^ 3 - knee ^ 3) / 3;
+        END IF;
+        -- rising side on [crossing, 1]: t up to b, then plateau b
+        knee := greatest(crossing, b);
+        area := area + b * (1 - knee);
+        moment := moment + b * (1 - knee ^ 2) / 2;
+        IF knee > crossing THEN
+            area := area + (knee ^ 2 - crossing ^ 2) / 2;
+            moment := moment + (knee ^ 3 - crossing ^ 3) / 3;
+        END IF;
+        -- back to y = c_k + h t: dy = h dt
+        total_area := total_area + h * area;
+        total_moment := total_moment + h * ((k - 1) * h * area + h * moment);
+    END LOOP;
+    RETURN total_moment / nullif(total_area, 0);
+END;
 $$;
 
 -- The fuzzy inference for one pair of severities: the five rule strengths and the score.
@@ -107,46 +107,33 @@ CREATE OR REPLACE FUNCTION ess.exsos_infer(
     OUT negligible double precision,
     OUT integrated_safety double precision
 )
-LANGUAGE sql
+LANGUAGE plpgsql
 IMMUTABLE PARALLEL SAFE
 AS $$
-    WITH membership AS (
-        SELECT
-            greatest(0.0, 1.0 - 2.0 * a.s) AS low_a,
-            greatest(0.0, 1.0 - abs(2.0 * a.s - 1.0)) AS medium_a,
-            greatest(0.0, 2.0 * a.s - 1.0) AS high_a,
-            greatest(0.0, 1.0 - 2.0 * b.s) AS low_b,
-            greatest(0.0, 1.0 - abs(2.0 * b.s - 1.0)) AS medium_b,
-            greatest(0.0, 2.0 * b.s - 1.0) AS high_b
-        FROM (SELECT greatest(0.0, least(1.0, severity_a)) AS s) AS a
-        CROSS JOIN (SELECT greatest(0.0, least(1.0, severity_b)) AS s) AS b
-    ),
-
-    rule AS (
-        SELECT
-            least(high_a, high_b) AS catastrophic,
-            greatest(
-                least(high_a, low_b),
-                least(low_a, high_b),
-                least(high_a, medium_b),
-                least(medium_a, high_b)
-            ) AS critical,
-            least(medium_a, medium_b) AS neutral,
-            greatest(least(low_a, medium_b), least(medium_a, low_b)) AS marginal,
-            least(low_a, low_b) AS negligible
-        FROM membership
-    )
-
-    SELECT
-        r.catastrophic,
-        r.critical,
-        r.neutral,
-        r.marginal,
-        r.negligible,
-        ess.fuzzy_centroid(
-            ARRAY[r.catastrophic, r.critical, r.neutral, r.marginal, r.negligible]
-        )
-    FROM rule AS r
+DECLARE
+    a double precision := greatest(0.0, least(1.0, severity_a));
+    b double precision := greatest(0.0, least(1.0, severity_b));
+    low_a double precision := greatest(0.0, 1 - 2 * a);
+    medium_a double precision := greatest(0.0, 1 - abs(2 * a - 1));
+    high_a double precision := greatest(0.0, 2 * a - 1);
+    low_b double precision := greatest(0.0, 1 - 2 * b);
+    medium_b double precision := greatest(0.0, 1 - abs(2 * b - 1));
+    high_b double precision := greatest(0.0, 2 * b - 1);
+BEGIN
+    IF a IS NULL OR b IS NULL THEN
+        RETURN;
+    END IF;
+    catastrophic := least(high_a, high_b);
+    critical := greatest(
+        least(high_a, low_b), least(low_a, high_b), least(high_a, medium_b), least(medium_a, high_b)
+    );
+    neutral := least(medium_a, medium_b);
+    marginal := greatest(least(low_a, medium_b), least(medium_a, low_b));
+    negligible := least(low_a, low_b);
+    integrated_safety := ess.fuzzy_centroid(
+        ARRAY[catastrophic, critical, neutral, marginal, negligible]
+    );
+END;
 $$;
 
 CREATE OR REPLACE FUNCTION ess.exsos_class(integrated_safety double precision)
