@@ -1,0 +1,260 @@
+"""Safety analytics on one engine, in one run, against plain scans of the same rows:
+
+1. SoS for one bank (9 racks) over one day at 1-minute buckets (1 Hz data, 777,600 rows): the
+   API's call (ess.rack_sos, which reads the 1-minute continuous aggregate), the same SoS from
+   the raw rows (30-second buckets force that path), ExSoS per rack at 1 minute, SoCP of one
+   rack and of the bank over the day; against SELECT count(*) and a plain time_bucket max/min
+   of the seven hazard inputs over the same raw rows.
+2. Protection episodes for one site (9 racks) over 30 days, at a coarser cadence by default
+   (every 10 s: 2.3 M rows; --interval 1 for 1 Hz) with injected excursions: the API's call
+   (ess.protection_episodes), the counts per day and level, against SELECT count(*).
+
+    .venv/bin/python bench/safety_bench.py [--interval 10] [--repetitions 3] [--database-url URL]
+
+Without --database-url (or ESS_BENCH_DATABASE_URL) it starts its own embedded engine in a
+temporary directory and throws it away; with one, it removes its scratch sites' rows afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from common import bench_database, engine_version, machine, median_ms, timed
+
+from api.db import connect
+from api.refresh import refresh_aggregates
+
+SEOUL = ZoneInfo("Asia/Seoul")
+DAY = datetime(2022, 5, 10, tzinfo=SEOUL)
+MONTH = datetime(2022, 6, 1, tzinfo=SEOUL)
+RACKS = 9
+
+# One rack's rows over [start, end) every `step` seconds: a daily charge/discharge cycle with
+# quantised values, cell positions that wander, and the excursions of `anomalies` (rack 3:
+# over-temperature through 50 and 55 C for 10 minutes at 14:00 local; rack 5: discharge at
+# -130 A for 5 minutes at 18:00; rack 7: the BMS's voltage-imbalance warning for 2 minutes at
+# 09:00), every day.
+RACK_ROWS_SQL = """
+INSERT INTO ess.rack (
+    ts, site_id, bank_id, rack_id, rack_soc, rack_soh, rack_voltage, rack_current,
+    rack_max_cell_voltage, rack_max_cell_voltage_position, rack_min_cell_voltage,
+    rack_min_cell_voltage_position, rack_cell_voltage_gap, rack_max_cell_temperature,
+    rack_min_cell_temperature, rack_cell_temperature_gap, rack_voltage_imbalance_warning
+)
+SELECT
+    ts, %(site)s, 1, %(rack)s,
+    round((45 + 44 * sin(phase))::numeric, 1),
+    99.5,
+    round((880 + 80 * sin(phase))::numeric, 1),
+    CASE WHEN %(anomalies)s AND %(rack)s = 5 AND local_time >= '18:00' AND local_time < '18:05'
+         THEN -130 ELSE round((60 * cos(phase))::numeric, 1) END,
+    round((3.75 + 0.25 * sin(phase) + 0.02)::numeric, 3),
+    1 + (epoch / 37) %% 240,
+    round((3.75 + 0.25 * sin(phase) - 0.02)::numeric, 3),
+    1 + (epoch / 53) %% 240,
+    0.04,
+    CASE WHEN %(anomalies)s AND %(rack)s = 3 AND local_time >= '14:00' AND local_time < '14:10'
+         THEN 48 + extract(epoch FROM local_time - '14:00') / 60.0
+         ELSE round((31 + 5 * sin(phase) + 4)::numeric, 1) END,
+    round((31 + 5 * sin(phase) - 4)::numeric, 1),
+    8,
+    CASE WHEN %(anomalies)s AND %(rack)s = 7 AND local_time >= '09:00' AND local_time < '09:02'
+         THEN 1 ELSE 0 END
+FROM generate_series(%(start)s::timestamptz, %(end)s::timestamptz - interval '1 second',
+                     %(step)s * interval '1 second') AS ts,
+     LATERAL (
+         SELECT
+             2 * pi() * extract(epoch FROM ts) / 86400 AS phase,
+             extract(epoch FROM ts)::bigint AS epoch,
+             (ts AT TIME ZONE 'Asia/Seoul')::time AS local_time
+     ) AS p
+"""
+
+
+def scratch_site(conn, code: str) -> int:
+    site_id = conn.execute(
+        "SELECT greatest(coalesce(max(site_id), 0) + 1, 9200) FROM ess.site"
+    ).fetchone()[0]
+    conn.execute(
+        "SELECT ess.add_site_like(%s::smallint, %s, %s, 2::smallint, ARRAY[%s]::smallint[])",
+        (site_id, f"{code}{site_id}", f"Safety bench {site_id}", RACKS),
+    )
+    return site_id
+
+
+def drop_scratch_site(conn, site_id: int, start: datetime, end: datetime) -> None:
+    conn.execute("DELETE FROM ess.rack WHERE site_id = %s", (site_id,))
+    refresh_aggregates(conn, start, end)
+    for table in ("site_column", "site_bank", "site"):
+        conn.execute(f"DELETE FROM ess.{table} WHERE site_id = %s", (site_id,))
+
+
+def generate(conn, site: int, start: datetime, days: int, step: int) -> int:
+    began = time.perf_counter()
+    for day in range(days):
+        for rack in range(1, RACKS + 1):
+            conn.execute(
+                RACK_ROWS_SQL,
+                {
+                    "site": site,
+                    "rack": rack,
+                    "start": start + timedelta(days=day),
+                    "end": start + timedelta(days=day + 1),
+                    "step": step,
+                    "anomalies": True,
+                },
+            )
+    rows = conn.execute("SELECT count(*) FROM ess.rack WHERE site_id = %s", (site,)).fetchone()[0]
+    seconds = time.perf_counter() - began
+    print(f"generated {rows:,} rack rows in {seconds:.1f} s ({rows / seconds:,.0f} rows/s)")
+    began = time.perf_counter()
+    refresh_aggregates(conn, start, start + timedelta(days=days))
+    print(f"refreshed the aggregates in {time.perf_counter() - began:.1f} s")
+    return rows
+
+
+def report(title: str, rows: int, timings: dict[str, list[float]], reference: str) -> None:
+    base = median_ms(timings[reference])
+    print(f"\n{title}; ratio = time / time of {reference}")
+    print(f"{'query':<58}{'median ms':>11}{'rows/s':>14}{'ratio':>9}")
+    for label, times in timings.items():
+        ms = median_ms(times)
+        print(f"{label:<58}{ms:>11.1f}{rows / (ms / 1000):>14,.0f}{ms / base:>8.2f}x")
+
+
+def bench_sos(conn, repetitions: int) -> None:
+    site = scratch_site(conn, "sosbench")
+    end = DAY + timedelta(days=1)
+    try:
+        rows = generate(conn, site, DAY, 1, 1)
+        window = (site, DAY, end)
+        queries = {
+            "SELECT count(*) (plain scan)": (
+                "SELECT count(*) FROM ess.rack WHERE site_id = %s AND bank_id = 1 "
+                "AND ts >= %s AND ts < %s",
+                window,
+            ),
+            "time_bucket 1 min max/min of the 7 inputs, raw rows": (
+                "SELECT time_bucket('1 minute', ts), rack_id, max(rack_max_cell_voltage), "
+                "min(rack_min_cell_voltage), max(rack_cell_voltage_gap), max(abs(rack_current)), "
+                "max(rack_max_cell_temperature), min(rack_min_cell_temperature), "
+                "max(rack_cell_temperature_gap) FROM ess.rack WHERE site_id = %s "
+                "AND bank_id = 1 AND ts >= %s AND ts < %s GROUP BY 1, 2",
+                window,
+            ),
+            "ess.rack_sos 1 min (the API's call: 1-min aggregate)": (
+                "SELECT * FROM ess.rack_sos(%s, 1, NULL, %s, %s, '1 minute')",
+                window,
+            ),
+            "ess.rack_sos 30 s (raw rows)": (
+                "SELECT * FROM ess.rack_sos(%s, 1, NULL, %s, %s, '30 seconds')",
+                window,
+            ),
+            "ess.exsos per rack 1 min (1-min aggregate)": (
+                "SELECT * FROM ess.exsos(%s, 1, NULL, %s, %s, '1 minute')",
+                window,
+            ),
+            "ess.exsos bank level 1 min (1-min aggregate)": (
+                "SELECT * FROM ess.exsos(%s, 1, NULL, %s, %s, '1 minute', 1)",
+                window,
+            ),
+            "ess.rack_socp one rack, the day (raw rows)": (
+                "SELECT * FROM ess.rack_socp(%s, 1, 3, %s, %s)",
+                window,
+            ),
+            "ess.rack_socp 9 racks, the day (raw rows)": (
+                "SELECT * FROM ess.rack_socp(%s, 1, NULL, %s, %s)",
+                window,
+            ),
+        }
+        timings, answers = {}, {}
+        for label, (statement, params) in queries.items():
+            timings[label], answers[label] = timed(
+                lambda s=statement, p=params: conn.execute(s, p).fetchall(), repetitions
+            )
+        sos = answers["ess.rack_sos 1 min (the API's call: 1-min aggregate)"]
+        assert len(sos) == RACKS * 1440, len(sos)
+        unsafe = sum(1 for row in sos if row[-1] != "safe")
+        print(f"SoS: {len(sos)} rack-minutes, {unsafe} of them warning or unsafe")
+        # SoCP of the one rack: samples per state and decile add up to its rows
+        socp = answers["ess.rack_socp one rack, the day (raw rows)"]
+        samples = {(r[2], r[3]): r[7] for r in socp}
+        assert sum(samples.values()) == rows // RACKS, sum(samples.values())
+    finally:
+        drop_scratch_site(conn, site, DAY, end)
+    report(
+        f"one bank ({RACKS} racks), one day at 1 Hz: {rows:,} rows, median of {repetitions}",
+        rows,
+        timings,
+        "SELECT count(*) (plain scan)",
+    )
+
+
+def bench_protection(conn, repetitions: int, interval: int) -> None:
+    site = scratch_site(conn, "protbench")
+    days = 30
+    end = MONTH + timedelta(days=days)
+    try:
+        rows = generate(conn, site, MONTH, days, interval)
+        window = (site, MONTH, end)
+        queries = {
+            "SELECT count(*) (plain scan)": (
+                "SELECT count(*) FROM ess.rack WHERE site_id = %s AND ts >= %s AND ts < %s",
+                window,
+            ),
+            "ess.protection_episodes (the API's call)": (
+                "SELECT * FROM ess.protection_episodes(%s, %s, %s, %s)",
+                (*window, timedelta(seconds=max(10, 2 * interval))),
+            ),
+            "ess.protection_level_counts per day": (
+                "SELECT * FROM ess.protection_level_counts(%s, %s, %s, '1 day', %s)",
+                (*window, timedelta(seconds=max(10, 2 * interval))),
+            ),
+        }
+        timings, answers = {}, {}
+        for label, (statement, params) in queries.items():
+            timings[label], answers[label] = timed(
+                lambda s=statement, p=params: conn.execute(s, p).fetchall(), repetitions
+            )
+        episodes = answers["ess.protection_episodes (the API's call)"]
+        kinds: dict[tuple, int] = {}
+        for row in episodes:
+            key = (row[8], row[10], row[14])  # hazard, level_name, source
+            kinds[key] = kinds.get(key, 0) + 1
+        print(f"episodes found: {len(episodes)}")
+        for (hazard, level, source), count in sorted(kinds.items()):
+            print(f"  {count:>4} x {hazard} {level} ({source})")
+        # every day: over-temperature warning and fault, discharge over-current, the BMS flag
+        assert kinds[("over_temperature", "warning", "threshold")] == days
+        assert kinds[("over_temperature", "fault", "threshold")] == days
+        assert kinds[("discharge_over_current", "fault", "threshold")] == days
+        assert kinds[("voltage_imbalance", "warning", "bms_flag")] == days
+    finally:
+        drop_scratch_site(conn, site, MONTH, end)
+    report(
+        f"one site ({RACKS} racks), {days} days every {interval} s: {rows:,} rows, "
+        f"median of {repetitions}",
+        rows,
+        timings,
+        "SELECT count(*) (plain scan)",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--interval", type=int, default=10, help="seconds between rows, part 2")
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    with bench_database(args.database_url) as url, connect(url) as conn:
+        print(f"engine: {engine_version(conn)}")
+        print(f"machine: {machine()}")
+        bench_sos(conn, args.repetitions)
+        bench_protection(conn, args.repetitions, args.interval)
+
+
+if __name__ == "__main__":
+    main()
