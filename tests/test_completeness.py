@@ -110,14 +110,14 @@ def test_known_gaps_give_the_expected_counts_and_flags(site_with_gaps, client):
 def test_the_sql_function_takes_other_thresholds(site_with_gaps, pool):
     with pool.connection() as conn:
         rows = conn.execute(
-            "SELECT component, status FROM ess.completeness(%s::smallint, %s, %s, "
+            "SELECT component, status FROM ess.completeness(%s, %s, %s, "
             "warning_pct => 1.2, critical_pct => 3) ORDER BY component",
             (site_with_gaps, DAY, DAY),
         ).fetchall()
     assert rows == [("bank", "critical"), ("etc", "critical"), ("pcs", "critical"), ("rack", "ok")]
     with pool.connection() as conn:
         rows = conn.execute(
-            "SELECT status FROM ess.completeness(%s::smallint, %s, %s, warning_pct => 1.1) "
+            "SELECT status FROM ess.completeness(%s, %s, %s, warning_pct => 1.1) "
             "WHERE component = 'rack'",
             (site_with_gaps, DAY, DAY),
         ).fetchall()

@@ -14,7 +14,7 @@ from api.params import parse_date, parse_duration
 
 MAX_DAYS = 366
 COMPLETENESS_SQL = (
-    "SELECT * FROM ess.completeness(%s::smallint, %s, %s, sample_interval => %s::interval)"
+    "SELECT * FROM ess.completeness(%s::integer, %s, %s, sample_interval => %s::interval)"
 )
 
 

@@ -14,7 +14,7 @@
 -- Rows stored per local day of one component of a site, counted from the coarsest continuous
 -- aggregate whose grid holds every local midnight of the window.
 CREATE OR REPLACE FUNCTION ess.stored_rows_per_day(
-    site smallint, component text, start_date date, end_date date
+    site integer, component text, start_date date, end_date date
 ) RETURNS TABLE (day date, rows_stored bigint)
 LANGUAGE plpgsql
 STABLE
@@ -60,11 +60,16 @@ BEGIN
 END;
 $$;
 
--- the first version had no sample_interval; two overloads with defaults would be ambiguous
+-- signatures of earlier versions (site smallint, no sample_interval): overloads with defaults
+-- would make calls ambiguous
 DROP FUNCTION IF EXISTS ess.completeness(smallint, date, date, double precision, double precision);
+DROP FUNCTION IF EXISTS ess.completeness(
+    smallint, date, date, interval, double precision, double precision
+);
+DROP FUNCTION IF EXISTS ess.stored_rows_per_day(smallint, text, date, date);
 
 CREATE OR REPLACE FUNCTION ess.completeness(
-    site smallint,
+    site integer,
     start_date date,
     end_date date,
     sample_interval interval DEFAULT interval '1 second',  -- the expected cadence of a series
@@ -183,7 +188,7 @@ END;
 $$;
 
 COMMENT ON FUNCTION ess.completeness(
-    smallint, date, date, interval, double precision, double precision
+    integer, date, date, interval, double precision, double precision
 ) IS
 'Rows stored vs expected (1 Hz by default) per local day and component; warning > 2 %, '
 'critical > 5 % missing.';
