@@ -482,6 +482,28 @@ def test_a_long_run_compresses_the_chunks_it_wrote_entirely(conn):
     )
 
 
+def test_a_site_elsewhere_follows_its_own_local_days(conn):
+    berlin = ZoneInfo("Europe/Berlin")
+    site_id = conn.execute(
+        "SELECT coalesce(max(site_id), 799) + 1 FROM ess.site WHERE site_id BETWEEN 800 AND 899"
+    ).fetchone()[0]
+    conn.execute(
+        "SELECT ess.add_site_like(%s::smallint, %s, %s, 2::smallint, '{1}'::smallint[], %s)",
+        (site_id, f"demo{site_id}", "Demo site in Berlin", "Europe/Berlin"),
+    )
+    day = date(2023, 3, 26)  # 23 hours: clocks go forward at 02:00
+    generate(conn, sites=(site_id,), start=day, interval=timedelta(minutes=1), refresh=False)
+    first, last, rows, charging_from = conn.execute(
+        "SELECT min(ts), max(ts), count(*), min(ts) FILTER (WHERE ai_idc > 0)"
+        " FROM ess.pcs WHERE site_id = %s",
+        (site_id,),
+    ).fetchone()
+    assert datetime(2023, 3, 26, 0, 0, tzinfo=berlin) <= first
+    assert last < datetime(2023, 3, 27, 0, 0, tzinfo=berlin)
+    assert 0.95 * 23 * 60 < rows <= 23 * 60
+    assert charging_from.astimezone(berlin).hour == 10
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
