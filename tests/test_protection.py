@@ -116,6 +116,44 @@ def test_bms_flag_episodes_merge_short_gaps(conn, anomalies):
     assert found[0]["peak_value"] == 30.0
 
 
+def test_max_gap_sets_how_far_apart_readings_of_one_episode_may_be(conn, anomalies):
+    flags = conn.execute(
+        "SELECT start_time, end_time FROM ess.protection_episodes(%s, %s, %s, %s) "
+        "WHERE source = 'bms_flag' ORDER BY start_time",
+        (anomalies, *WINDOW, timedelta(seconds=3)),
+    ).fetchall()
+    assert flags == [(at(10), at(19)), (at(25), at(29)), (at(100), at(104))]
+    # 1 Hz data: the default is 10 s; 10-second data gets three intervals
+    assert conn.execute(
+        "SELECT ess.protection_max_gap(%s, %s, %s)", (anomalies, *WINDOW)
+    ).fetchone()[0] == timedelta(seconds=10)
+
+
+def test_default_gap_follows_coarse_data(conn, scratch_site):
+    site = scratch_site(rack_counts=(1,))
+    # every 10 s, one row missing in the middle of an over-temperature excursion
+    rows = rack_rows(
+        site,
+        1,
+        1,
+        T0,
+        600,
+        step=10,
+        skip={300},
+        rack_max_cell_temperature=lambda s: 52.0 if 200 <= s < 400 else 30.0,
+    )
+    store(conn, "rack", rows)
+    assert conn.execute(
+        "SELECT ess.protection_max_gap(%s, %s, %s)", (site, T0, T0 + timedelta(minutes=10))
+    ).fetchone()[0] == timedelta(seconds=30)
+    found = conn.execute(
+        "SELECT start_time, end_time, readings FROM ess.protection_episodes(%s, %s, %s) "
+        "WHERE code = 6 AND level = 1",
+        (site, T0, T0 + timedelta(minutes=10)),
+    ).fetchall()
+    assert found == [(at(200), at(390), 19)]
+
+
 def test_episode_holding_at_window_end_is_ongoing(conn, anomalies):
     (episode,) = [e for e in episodes(conn, anomalies) if e["code"] == 3]
     assert (episode["bank_id"], episode["rack_id"], episode["level"]) == (2, 1, 1)
@@ -254,6 +292,12 @@ def test_log_level_count_endpoint(anomalies, client):
             "error-code",
         ),
         ("/", {"start-time": "2022-06-01", "end-time": "2022-06-02", "page": "0"}, 400, "page"),
+        (
+            "/",
+            {"start-time": "2022-06-01", "end-time": "2022-06-02", "max-gap": "2 hours"},
+            400,
+            "max-gap",
+        ),
         (
             "/",
             {"start-time": "2022-06-01", "end-time": "2022-06-02", "page_size": "100000"},

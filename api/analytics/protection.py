@@ -24,12 +24,13 @@ PAGE_SIZE_DEFAULT = 100
 PAGE_SIZE_MAX = 1000
 LEVELS = {"1": 1, "2": 2, "warning": 1, "fault": 2}
 
+MAX_GAP_LIMIT = timedelta(hours=1)
 EPISODES_SQL = (
-    "SELECT *, count(*) OVER () FROM ess.protection_episodes(%s, %s, %s, p_level => %s, "
+    "SELECT *, count(*) OVER () FROM ess.protection_episodes(%s, %s, %s, %s, p_level => %s, "
     "p_code => %s) ORDER BY start_time DESC, bank_id, rack_id, code, level, source, "
     "source_column LIMIT %s OFFSET %s"
 )
-COUNTS_SQL = "SELECT * FROM ess.protection_level_counts(%s, %s, %s, %s)"
+COUNTS_SQL = "SELECT * FROM ess.protection_level_counts(%s, %s, %s, %s, %s)"
 
 
 def parse_protection_window(
@@ -38,6 +39,16 @@ def parse_protection_window(
     window = parse_window(start_time, end_time, None, tz, require_bounds=True, max_span=MAX_SPAN)
     assert window.start is not None and window.end is not None
     return window.start, window.end
+
+
+def parse_max_gap(value: str | None) -> timedelta | None:
+    """None: the SQL default (10 s, or three times the data's interval where it is coarser)."""
+    if value is None:
+        return None
+    gap = parse_duration(value, "max-gap")
+    if gap > MAX_GAP_LIMIT:
+        raise bad_parameter("max-gap", f"at most {MAX_GAP_LIMIT}")
+    return gap
 
 
 def parse_level(value: str | None) -> int | None:
@@ -67,6 +78,7 @@ class EpisodeQuery:
     tz: ZoneInfo
     start: datetime
     end: datetime
+    max_gap: timedelta | None
     level: int | None
     code: int | None
     page: int
@@ -111,7 +123,16 @@ def episode_page(conn: psycopg.Connection, request: Request, query: EpisodeQuery
     offset = (query.page - 1) * query.page_size
     rows = conn.execute(
         EPISODES_SQL,
-        (query.site, query.start, query.end, query.level, query.code, query.page_size, offset),
+        (
+            query.site,
+            query.start,
+            query.end,
+            query.max_gap,
+            query.level,
+            query.code,
+            query.page_size,
+            offset,
+        ),
     ).fetchall()
     if not rows and query.page > 1:
         raise not_found("page", f"page {query.page} is past the last page of this window")
@@ -159,6 +180,7 @@ def level_counts(
     start: datetime,
     end: datetime,
     bucket: timedelta,
+    max_gap: timedelta | None,
 ) -> list[LevelCount]:
-    rows = conn.execute(COUNTS_SQL, (site, start, end, bucket))
+    rows = conn.execute(COUNTS_SQL, (site, start, end, bucket, max_gap))
     return [LevelCount(local(t, tz), site, *counts) for t, *counts in rows]

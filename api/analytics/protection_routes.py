@@ -18,10 +18,18 @@ from api.analytics.protection import (
     level_counts,
     parse_count_bucket,
     parse_level,
+    parse_max_gap,
     parse_positive,
     parse_protection_window,
 )
 from api.analytics.safety_routes import END, START
+
+MAX_GAP = QueryParameter(
+    name="max-gap",
+    default=None,
+    description="Readings at most this far apart form one episode (default 10 s, or three "
+    "times the data's typical interval where it is coarser; at most 1 hour)",
+)
 
 
 class ProtectionMapController(Controller):
@@ -30,7 +38,7 @@ class ProtectionMapController(Controller):
     description = (
         "Protection-map episodes: runs of consecutive rack readings in which a threshold rule "
         "(warning = level 1, fault = level 2; per-site table ess.protection_threshold) or one of "
-        "the BMS's own warning and fault flags held, readings up to 10 s apart belonging to "
+        "the BMS's own warning and fault flags held, readings up to max-gap apart belonging to "
         "the same episode. At most 31 days per request."
     )
 
@@ -51,6 +59,7 @@ class ProtectionMapController(Controller):
         page_size: str | None = QueryParameter(
             name="page_size", default=None, description=f"Default {PAGE_SIZE_DEFAULT}"
         ),
+        max_gap: str | None = MAX_GAP,
     ) -> EpisodePage:
         found = request.app.state.catalog.require_site(site)
         tz = ZoneInfo(found.timezone)
@@ -60,6 +69,7 @@ class ProtectionMapController(Controller):
             tz=tz,
             start=start,
             end=end,
+            max_gap=parse_max_gap(max_gap),
             level=parse_level(level),
             code=parse_positive(error_code, "error-code", 32767),
             page=parse_positive(page, "page", 1_000_000) or 1,
@@ -82,10 +92,12 @@ class ProtectionMapController(Controller):
         ),
         start_time: str | None = START,
         end_time: str | None = END,
+        max_gap: str | None = MAX_GAP,
     ) -> list[LevelCount]:
         found = request.app.state.catalog.require_site(site)
         tz = ZoneInfo(found.timezone)
         start, end = parse_protection_window(start_time, end_time, tz)
         bucket = parse_count_bucket(width, start, end)
+        gap = parse_max_gap(max_gap)
         with request.app.state.pool.connection() as conn:
-            return level_counts(conn, site, tz, start, end, bucket)
+            return level_counts(conn, site, tz, start, end, bucket, gap)

@@ -1,8 +1,9 @@
 -- Protection map: threshold rules (ess.protection_threshold, per site with defaults) evaluated
 -- on every rack row, together with the BMS's own warning and fault flags (ess.bms_flag).
 -- Reported as episodes, not as one row per second: consecutive readings of a rack in which the
--- same rule holds, where readings less than p_max_gap apart belong to the same episode (missing
--- seconds and one-off dips do not split an alarm).
+-- same rule holds, where readings at most p_max_gap apart belong to the same episode (missing
+-- seconds and one-off dips do not split an alarm). p_max_gap defaults to 10 s, or to three times
+-- the data's typical interval where the data is coarser (ess.protection_max_gap).
 --
 --   SELECT * FROM ess.protection_episodes(2, '2022-05-01 00:00+09', '2022-05-31 00:00+09');
 --   SELECT * FROM ess.protection_level_counts(2, '2022-05-01+09', '2022-05-31+09', '1 day');
@@ -31,6 +32,29 @@ AS $$
     ORDER BY t.code, t.site_id NULLS LAST
 $$;
 
+-- The default gap within which readings of a rule form one episode: 10 s, or three times the
+-- typical interval between a rack's rows where that is longer (10-second demo data: 30 s). The
+-- interval is 60 s over the median row count of up to 5,000 rack-minutes of the 1-minute
+-- aggregate in the window (a median: minutes at the edges of the data are partial).
+CREATE OR REPLACE FUNCTION ess.protection_max_gap(
+    p_site integer, p_start timestamptz, p_end timestamptz
+) RETURNS interval
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT
+        greatest(
+            interval '10 seconds',
+            3 * interval '1 minute' / percentile_cont(0.5) WITHIN GROUP (ORDER BY sample.n_rows)
+        )
+    FROM (
+        SELECT a.n_rows
+        FROM ess.rack_1m AS a
+        WHERE a.site_id = p_site AND a.bucket >= p_start AND a.bucket < p_end
+        LIMIT 5000
+    ) AS sample
+$$;
+
 -- Every reading in which a rule holds: one row per rack row, rule and level. A threshold rule
 -- of level 1 holds beyond the warning level (also while beyond the fault level), level 2 beyond
 -- the fault level. value is the rule's quantity (for a BMS flag: the quantity of its hazard,
@@ -41,7 +65,7 @@ CREATE OR REPLACE FUNCTION ess.protection_events(
     p_site integer,
     p_start timestamptz,
     p_end timestamptz,
-    p_max_gap interval DEFAULT '10 seconds',
+    p_max_gap interval DEFAULT NULL,
     p_bank integer DEFAULT NULL,
     p_rack integer DEFAULT NULL,
     p_level integer DEFAULT NULL,
@@ -65,6 +89,10 @@ STABLE
 AS $$
     WITH threshold AS (
         SELECT * FROM ess.site_protection_thresholds(p_site)
+    ),
+
+    gap AS (
+        SELECT coalesce(p_max_gap, ess.protection_max_gap(p_site, p_start, p_end)) AS max_gap
     ),
 
     -- The loosest level of each quantity, signed so that "beyond" is always "greater than":
@@ -267,7 +295,8 @@ AS $$
     marked AS (
         SELECT
             e.*,
-            coalesce(e.ts - lag(e.ts) OVER series > p_max_gap, TRUE) AS starts_episode
+            coalesce(e.ts - lag(e.ts) OVER series > (SELECT max_gap FROM gap), TRUE)
+                AS starts_episode
         FROM event AS e
         WHERE
             (p_level IS NULL OR e.level = p_level)
@@ -297,13 +326,13 @@ AS $$
 $$;
 
 -- Episodes: start and end (the last reading in which the rule held; NULL while ongoing, i.e.
--- when it still held within p_max_gap of the window's end), the peak value and descriptions.
+-- when it still held within the gap of the window's end), the peak value and descriptions.
 -- An episode that began before p_start starts at p_start's first reading.
 CREATE OR REPLACE FUNCTION ess.protection_episodes(
     p_site integer,
     p_start timestamptz,
     p_end timestamptz,
-    p_max_gap interval DEFAULT '10 seconds',
+    p_max_gap interval DEFAULT NULL,
     p_bank integer DEFAULT NULL,
     p_rack integer DEFAULT NULL,
     p_level integer DEFAULT NULL,
@@ -332,7 +361,11 @@ RETURNS TABLE (
 LANGUAGE sql
 STABLE
 AS $$
-    WITH episode AS (
+    WITH gap AS (
+        SELECT coalesce(p_max_gap, ess.protection_max_gap(p_site, p_start, p_end)) AS max_gap
+    ),
+
+    episode AS (
         SELECT
             e.bank_id,
             e.rack_id,
@@ -348,7 +381,8 @@ AS $$
             END AS peak_value
         FROM
             ess.protection_events(
-                p_site, p_start, p_end, p_max_gap, p_bank, p_rack, p_level, p_code
+                p_site, p_start, p_end, (SELECT max_gap FROM gap), p_bank, p_rack, p_level,
+                p_code
             ) AS e
         GROUP BY e.bank_id, e.rack_id, e.code, e.level, e.source, e.source_column, e.episode
     )
@@ -400,7 +434,9 @@ AS $$
     INNER JOIN ess.protection_code AS c ON c.code = e.code
     INNER JOIN ess.protection_level AS lv ON lv.level = e.level
     LEFT JOIN ess.site_protection_thresholds(p_site) AS t ON t.code = e.code
-    CROSS JOIN LATERAL (SELECT e.last_seen > p_end - p_max_gap AS flag) AS ongoing
+    CROSS JOIN LATERAL (
+        SELECT e.last_seen > p_end - (SELECT max_gap FROM gap) AS flag
+    ) AS ongoing
     ORDER BY e.start_time, e.bank_id, e.rack_id, e.code, e.level, e.source
 $$;
 
@@ -411,7 +447,7 @@ CREATE OR REPLACE FUNCTION ess.protection_level_counts(
     p_start timestamptz,
     p_end timestamptz,
     p_bucket interval DEFAULT '1 hour',
-    p_max_gap interval DEFAULT '10 seconds'
+    p_max_gap interval DEFAULT NULL
 )
 RETURNS TABLE (
     bucket timestamptz,
