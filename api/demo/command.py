@@ -26,7 +26,7 @@ from api.engine import database
 from api.errors import ProblemError
 from api.params import parse_date, parse_duration
 
-EXIT_OK, EXIT_USAGE = 0, 2
+EXIT_OK = 0  # bad arguments raise DemoError: api.cli prints it and exits with 2
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "demo",
         help="generate realistic synthetic operating data with injected anomalies (docs/demo.md)",
         description="Generate deterministic synthetic operating data for the given sites: every "
-        "column of each site's catalog, a daily PV charge/discharge cycle, about 2.5 %% missing "
+        "column of each site's catalog, a daily PV charge/discharge cycle, about 2.5 % missing "
         "seconds and four injected anomalies (recorded in ess.demo_anomaly). Rows already stored "
         "are kept, so running the same command twice adds nothing.",
     )
@@ -57,7 +57,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="time between rows, 1s to 1hour (default: %(default)s)",
     )
     demo.add_argument(
-        "--seed", type=int, default=DEFAULT_DEMO.seed, help="same seed, same data (default: 1)"
+        "--seed",
+        type=int,
+        default=DEFAULT_DEMO.seed,
+        help="same seed, same data (default: %(default)s)",
     )
     demo.add_argument(
         "--no-compress",

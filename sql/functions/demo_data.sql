@@ -1,4 +1,4 @@
--- The demo-data generator behind `ess demo` (api/demo.py): believable operating data for any
+-- The demo-data generator behind `ess demo` (api/demo/): believable operating data for any
 -- site of the catalog, computed in the database from generate_series (the embedded engine has
 -- no COPY FROM, and server-side generation is the fastest path on both engines).
 --
@@ -15,7 +15,7 @@
 --   (33J for site 1, 41J for site 2; a site without one, like site 3, is modelled on 33J) plus
 --   I*R (0.1 ohm per 240 cells); racks are in parallel, so rack voltage ~ bank voltage.
 -- * temperatures: HVAC container near 23 C, cells rise 8-9 C over a full charge and decay with a
---   3 h time constant; 6-10 C spread inside a rack; module humidity 25-45 %.
+--   3 h time constant; 6-10 C spread inside a rack; module humidity 21-49 %.
 -- * about 2.5 % of the seconds are missing: 3-8 s gaps, and rarely 20-100 s.
 -- * anomalies planned in ess.demo_anomaly (see ess.demo_plan_anomalies) are applied to the rack
 --   rows, and every BMS flag follows the site's protection map (ess.protection_threshold).
