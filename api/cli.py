@@ -176,7 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument(
         "--max-errors", type=positive, default=20, help="stop checking after N bad rows"
     )
-    load.add_argument("--batch-rows", type=positive, help="rows per INSERT (default: about 0.5 MB)")
+    load.add_argument(
+        "--batch-rows", type=positive, help="rows per INSERT (default: about 2 MB of data)"
+    )
     token_command.add_parser(sub)
     deid_command.add_parser(sub)
     demo_command.add_parser(sub)

@@ -40,7 +40,7 @@ from api.db import connect
 from api.engine import EmbeddedEngine, is_embedded
 from api.loader.command import run as run_command
 from api.loader.load import Loader, encode_batch
-from api.loader.pgbinary import PackedArray
+from api.loader.pgbinary import PackedArray, register
 from api.loader.plan import plan_file
 from api.migrate import migrate
 
@@ -189,6 +189,7 @@ def raw_array_insert(conn, site, plan, converted, shift: timedelta) -> float:
         columns = list(columns)
         columns[time_index] = [t + shift_us for t in columns[time_index]]
         batches.append([site.site_id, *map(PackedArray, encode_batch(plan, columns))])
+    register(conn)
     started = time.perf_counter()
     for arrays in batches:
         conn.execute(plan.insert, arrays)

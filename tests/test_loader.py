@@ -20,7 +20,7 @@ import pytest
 
 from api.cli import main
 from api.loader.command import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, run
-from api.loader.pgbinary import ARRAY_TYPES, PackedArray, PackedArrayDumper, dictionary_encode
+from api.loader.pgbinary import ARRAY_TYPES, PackedArray, dictionary_encode, register
 
 FAULTS = {"module1": 0, "module2": 1}
 PY_FAULTS = "{'module1': 0, 'module2': 1}"
@@ -462,7 +462,7 @@ def test_usage_errors(conn, scratch_site, tmp_path):
 
 
 def test_binary_arrays_round_trip_through_the_server(conn):
-    conn.adapters.register_dumper(PackedArray, PackedArrayDumper)
+    register(conn)
     cases = {
         "double precision": [1.5, None, -0.0, 1e300],
         "smallint": [0, -32768, 32767, None],

@@ -28,16 +28,18 @@ import psycopg
 from api.catalog.model import Catalog, Site
 from api.engine import is_embedded
 from api.loader.convert import PG_EPOCH, convert_column
-from api.loader.pgbinary import ARRAY_TYPES, PackedArray, PackedArrayDumper, dictionary_encode
+from api.loader.pgbinary import ARRAY_TYPES, PackedArray, dictionary_encode
+from api.loader.pgbinary import register as register_packed_arrays
 from api.loader.plan import TIME_COLUMN, FileRejected, Plan, plan_file
 from api.loader.sources import RawBatch, open_source
 from api.refresh import refresh_aggregates
 
-# Bytes of parameters per INSERT. The embedded engine's socket server slows down sharply on
-# messages above about 1 MB (measured: 1 MB in 4 ms, 2 MB in 27 ms, 20 MB in 0.8 s), and about
-# 1,000 rack rows (0.5 MB) per statement was fastest there. A real server has no such limit; larger
-# statements save round trips.
-BATCH_BYTES_EMBEDDED = 512 * 1024
+# Bytes of parameters per INSERT. On the embedded engine each statement costs a few ms besides its
+# rows (planning a 58-column INSERT in WebAssembly), while its socket server slows down on large
+# messages (20 MB took 0.8 s to arrive). Measured with rack rows, interleaved runs: 1,000 rows per
+# statement 19-30k rows/s, 4,000 rows (2 MB) 33-36k, 16,000 17-35k, 32,000 12-29k. A real server
+# has no such message cost; larger statements save round trips.
+BATCH_BYTES_EMBEDDED = 2 * 1024 * 1024
 BATCH_BYTES_SERVER = 4 * 1024 * 1024
 MAX_BATCH_ROWS = 32_000  # dictionary indexes of jsonb columns are smallints
 SPOOL_IN_MEMORY_BYTES = 64 * 1024 * 1024
@@ -140,7 +142,7 @@ class Loader:
             if is_embedded(conn.execute("SELECT version()").fetchone()[0])
             else BATCH_BYTES_SERVER
         )
-        conn.adapters.register_dumper(PackedArray, PackedArrayDumper)
+        register_packed_arrays(conn)
         self._cancelled = threading.Event()
         if component == "rack":
             self.valid_keys = {

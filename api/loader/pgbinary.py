@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
+import psycopg
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
@@ -36,6 +37,11 @@ class PackedArrayDumper(Dumper):
 
     def dump(self, obj: PackedArray) -> bytes:
         return obj.data
+
+
+def register(conn: psycopg.Connection) -> None:
+    """Let `conn` send PackedArray parameters."""
+    conn.adapters.register_dumper(PackedArray, PackedArrayDumper)
 
 
 @lru_cache(maxsize=64)
