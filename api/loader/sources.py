@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import importlib.util
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,10 +23,6 @@ PG_EPOCH_UNIX_MICROS = 946_684_800_000_000  # 2000-01-01 UTC, PostgreSQL's epoch
 
 # csv refuses fields above 128 KiB by default; a JSON fault map is far below 1 MiB
 csv.field_size_limit(1 << 20)
-
-
-class MissingDependency(Exception):
-    pass
 
 
 @dataclass
@@ -47,6 +44,14 @@ def file_format(path: Path) -> str | None:
     if name.endswith(ARROW_SUFFIXES):
         return "feather"
     return None
+
+
+def missing_reader(path: Path) -> str | None:
+    """Why this file cannot be read here (pyarrow not installed), or None."""
+    fmt = file_format(path)
+    if fmt == "csv" or importlib.util.find_spec("pyarrow") is not None:
+        return None
+    return f"reading {fmt} files needs pyarrow: pip install 'ess-platform[parquet]'"
 
 
 def open_source(path: Path, site_timezone: str) -> CsvSource | ArrowSource:
@@ -121,12 +126,8 @@ class ArrowSource:
     position_label = "row"
 
     def __init__(self, path: Path, fmt: str, site_timezone: str) -> None:
-        try:
-            import pyarrow as pa
-        except ImportError:
-            raise MissingDependency(
-                f"reading {fmt} files needs pyarrow: pip install 'ess-platform[parquet]'"
-            ) from None
+        import pyarrow as pa
+
         self._pa = pa
         self._site_timezone = site_timezone
         self._fmt = fmt
