@@ -93,9 +93,9 @@ def parse_bucket_window(
     if not reads_aggregate(start, end, bucket) and end - start > RAW_MAX_SPAN:
         raise bad_parameter(
             "end-time",
-            f"a window read from the raw rows may span at most {RAW_MAX_SPAN}: use a bucket "
-            "width of whole minutes and a window starting and ending on whole minutes (up to "
-            f"{AGGREGATE_MAX_SPAN.days} days), or a shorter window",
+            f"a window read from the raw rows may span at most {RAW_MAX_SPAN.days} day: use a "
+            "bucket width of whole minutes and a window starting and ending on whole minutes (up "
+            f"to {AGGREGATE_MAX_SPAN.days} days), or a shorter window",
         )
     found = BucketWindow(start, end, bucket)
     if found.buckets * series_count > MAX_ITEMS:
