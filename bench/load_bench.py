@@ -12,8 +12,7 @@ missing seconds and 0.5 % duplicated rows) and measures, each into its own fresh
    (generate_series; no client, no transfer, no parsing);
 2. raw array insert: the loader's INSERT of the same rows from arrays packed in advance (transfer
    and insert, no parsing, no validation);
-3. ess load of the CSV (read, validate, encode, insert), then the same file again (all skipped),
-   then the same rows cut into 4 files (each checked while the previous one is stored);
+3. ess load of the CSV (read, validate, encode, insert), then the same file again (all skipped);
 and prints rows/s (best of --repeat runs: the machine is shared), ratios, the engine version and
 the machine. Aggregates are not refreshed (that cost depends on the aggregates, not the loader).
 """
@@ -22,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import os
 import platform
 import random
@@ -38,7 +36,6 @@ from api.catalog.model import load_catalog
 from api.config import REPO_ROOT
 from api.db import connect
 from api.engine import EmbeddedEngine, is_embedded
-from api.loader.command import run as run_command
 from api.loader.load import Loader, encode_batch
 from api.loader.pgbinary import PackedArray, register
 from api.loader.plan import plan_file
@@ -262,25 +259,6 @@ def run(url: str, rows: int, batch_sizes: list[int | None], repeat: int) -> None
                     second = min(again, key=lambda r: r.seconds)
                     report_line("ess load, same file again", written, second.seconds)
                     print(f"    {second.inserted:,} inserted, {second.skipped:,} skipped")
-                    if batch_rows is None:
-                        parts = split_csv(csv_path, Path(tmp), 4, 2 * next(slots) * DAY)
-                        started = time.perf_counter()
-                        code = run_command(
-                            conn,
-                            site_id,
-                            "rack",
-                            [str(p) for p in parts],
-                            refresh=False,
-                            out=io.StringIO(),
-                            err=io.StringIO(),
-                        )
-                        seconds = time.perf_counter() - started
-                        assert code == 0
-                        report_line("ess load, the same rows as 4 files", written, seconds)
-                        print(
-                            f"    each file is checked while the previous one is stored: "
-                            f"{first.seconds / seconds:.2f}x the single file's rate"
-                        )
         finally:
             conn.execute("DELETE FROM ess.rack WHERE site_id = %s", (site_id,))
             for table in ("site_column", "site_bank", "site"):
@@ -294,26 +272,6 @@ def plan_for(site, csv_path: Path):
     with csv_path.open(newline="") as handle:
         headers = next(csv.reader(handle))
     return plan_file(site, "rack", ("bank_id", "rack_id"), headers, ["text"] * len(headers))
-
-
-def split_csv(source: Path, folder: Path, count: int, shift: timedelta) -> list[Path]:
-    """The file moved by `shift` and cut into `count` files of consecutive rows."""
-    shifted = folder / "all.csv"
-    shift_csv(source, shifted, shift)
-    with shifted.open(newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader)
-        rows = list(reader)
-    size = -(-len(rows) // count)
-    parts = []
-    for index in range(count):
-        part = folder / f"part-{index}.csv"
-        with part.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(header)
-            writer.writerows(rows[index * size : (index + 1) * size])
-        parts.append(part)
-    return parts
 
 
 def shift_csv(source: Path, target: Path, shift: timedelta) -> None:

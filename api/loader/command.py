@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
@@ -69,9 +68,10 @@ def run(
             max_errors=max_errors,
             progress=err,
         )
-        started = time.monotonic()
-        reports = load_pipelined(loader, files, out, err)
-        seconds = time.monotonic() - started
+        reports = []
+        for file in files:
+            reports.append(loader.load(file))
+            print_report(reports[-1], out, err)
     except UsageError as exc:
         print(f"ess load: {exc}", file=err)
         return EXIT_USAGE
@@ -83,7 +83,7 @@ def run(
         )
         return 130
     if len(reports) > 1:
-        print_total(reports, seconds, out)
+        print_total(reports, out)
     if refresh:
         started = time.monotonic()
         windows, names = refresh_loaded(conn, reports)
@@ -94,27 +94,6 @@ def run(
                 file=out,
             )
     return EXIT_OK if all(r.accepted for r in reports) else EXIT_REJECTED
-
-
-def load_pipelined(
-    loader: Loader, files: list[Path], out: IO[str], err: IO[str]
-) -> list[FileReport]:
-    """Check the next file (Python, in a thread) while the current one is stored (the engine's
-    work): the two passes of different files overlap, on two cores."""
-    reports: list[FileReport] = []
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ess-load-check") as pool:
-        pending = pool.submit(loader.check, files[0])
-        try:
-            for following in [*files[1:], None]:
-                checked = pending.result()
-                if following is not None:
-                    pending = pool.submit(loader.check, following)
-                reports.append(loader.store(checked))
-                print_report(reports[-1], out, err)
-        except BaseException:
-            loader.cancel()
-            raise
-    return reports
 
 
 def print_report(report: FileReport, out: IO[str], err: IO[str]) -> None:
@@ -142,8 +121,9 @@ def print_report(report: FileReport, out: IO[str], err: IO[str]) -> None:
     )
 
 
-def print_total(reports: list[FileReport], seconds: float, out: IO[str]) -> None:
+def print_total(reports: list[FileReport], out: IO[str]) -> None:
     rows = sum(r.rows for r in reports)
+    seconds = sum(r.seconds for r in reports)
     rejected_files = sum(not r.accepted for r in reports)
     print(
         f"total: {len(reports)} files ({rejected_files} rejected), {rows:,} rows: "

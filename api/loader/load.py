@@ -15,7 +15,6 @@ from __future__ import annotations
 import pickle
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -85,10 +84,6 @@ def _moment(micros: int) -> datetime:
     return PG_EPOCH + timedelta(microseconds=micros)
 
 
-class LoadCancelled(Exception):
-    pass
-
-
 @dataclass
 class CheckedFile:
     report: FileReport
@@ -143,7 +138,6 @@ class Loader:
             else BATCH_BYTES_SERVER
         )
         register_packed_arrays(conn)
-        self._cancelled = threading.Event()
         if component == "rack":
             self.valid_keys = {
                 (bank, rack)
@@ -156,13 +150,8 @@ class Loader:
     def load(self, path: Path) -> FileReport:
         return self.store(self.check(path))
 
-    def cancel(self) -> None:
-        """Stop a check running in another thread (after its current batch)."""
-        self._cancelled.set()
-
     def check(self, path: Path) -> CheckedFile:
-        """Pass 1: read, check and encode the whole file; touches no database connection, so the
-        next file can be checked in a thread while this one is stored."""
+        """Pass 1: read, check and encode the whole file (no database work)."""
         report = FileReport(path)
         started = time.monotonic()
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES)  # noqa: SIM115
@@ -209,8 +198,6 @@ class Loader:
             batches = 0
             used = [c.source_index for c in plan.columns]
             for raw in source.batches(size, used):
-                if self._cancelled.is_set():
-                    raise LoadCancelled(str(path))
                 report.rows += len(raw) + len(raw.errors)
                 columns, errors = self._check(plan, raw, source.position_label)
                 if errors:
