@@ -19,7 +19,8 @@ import uvicorn
 from api.app import create_app
 from api.operating_data import download
 from api.operating_data.settings import OperatingDataSettings
-from tests.conftest import bearer, free_port, test_settings
+from tests.conftest import bearer, free_port
+from tests.conftest import test_settings as app_settings
 from tests.operating_data_site import MISSING, RACK_ROWS, SECONDS, START, create_site
 
 DAY = {"start-time": "2022-05-10T00:00:00", "end-time": "2022-05-11T00:00:00"}
@@ -190,7 +191,7 @@ def test_the_longest_window_is_configurable(api, site):
 
 @pytest.fixture
 def server(pool, site):
-    app = create_app(pool=pool, settings=test_settings())
+    app = create_app(pool=pool, settings=app_settings())
     app.state.operating_data = replace(OperatingDataSettings.from_env(), download_slice_rows=5)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,7 @@ from api.operating_data.cursor import AFTER, BEFORE, Cursor, Position, decode_cu
 from api.operating_data.dataset import operating_dataset
 from api.operating_data.parse import parse_download_args, parse_page_args, select_columns
 from api.operating_data.plan import fix_series, plan_page, plan_slices, select, whole
+from api.operating_data.respond import rows_json
 from api.operating_data.settings import OperatingDataSettings
 from api.operating_data.sqlbuild import (
     bounds_query,
@@ -236,3 +238,39 @@ def test_cursor_round_trip_and_tamper_evidence():
         with pytest.raises(ProblemError) as error:
             decode_cursor(key, scope, candidate, keys)
         assert error.value.parameter == "cursor"
+
+
+def test_rows_json_turns_csv_into_valid_json():
+    selection = select(RACKS, parse_page_args(RACKS, ()).selected, ())
+    lines = [
+        b'2022-05-10T10:00:00+09:00,1,2,NaN,"{""module1"": 0}"',
+        b"2022-05-10T10:00:01.5+09:00,1,3,-1.5e-05,",
+        b"2022-05-10T10:00:02+09:00,1,3,-Infinity,",
+    ]
+    assert json.loads(rows_json(selection, lines)) == [
+        {
+            "timestamp": "2022-05-10T10:00:00+09:00",
+            "bank_id": 1,
+            "rack_id": 2,
+            "rack_soc": None,
+            "rack_module_fault": {"module1": 0},
+        },
+        {
+            "timestamp": "2022-05-10T10:00:01.5+09:00",
+            "bank_id": 1,
+            "rack_id": 3,
+            "rack_soc": -1.5e-05,
+            "rack_module_fault": None,
+        },
+        {
+            "timestamp": "2022-05-10T10:00:02+09:00",
+            "bank_id": 1,
+            "rack_id": 3,
+            "rack_soc": None,
+            "rack_module_fault": None,
+        },
+    ]
+    assert rows_json(selection, []) == b"[]"
+    odd = RACKS.republished(("x", "y"), lambda name: name + '{"}')
+    row = json.loads(rows_json(select(odd, parse_page_args(odd, ()).selected, ()), lines[:1]))
+    assert row[0]['rack_soc{"}'] is None and row[0]['rack_module_fault{"}'] == {"module1": 0}

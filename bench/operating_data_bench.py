@@ -1,0 +1,555 @@
+"""Operating-data API: CSV download throughput against the raw engine, the API process's memory
+while streaming, and JSON page latency and throughput. One command, its own data:
+
+    .venv/bin/python bench/operating_data_bench.py [csv|memory|json|all] [--database-url URL]
+
+Without --database-url (or ESS_BENCH_DATABASE_URL) it starts its own embedded engine in a
+temporary directory and throws it away at the end. It registers a scratch site with Panli's
+columns and topology (bank 1: 9 racks, bank 2: 8 racks) and fills one local day (2023-04-10) at
+1 Hz with the demo generator (`ess demo`'s SQL functions): 1,468,800 rack rows. It then starts
+the API as a real server (uvicorn, 127.0.0.1, its own process, a JWT secret of this run) and
+measures with an HTTP client that reads every byte:
+
+csv     GET /api/ess/download/operating-sites/{site}/rack/?date=... (the whole day, all racks)
+        against `COPY (the same statement) TO STDOUT` through psycopg on the same engine, as one
+        COPY and as the API's slices; both outputs must be byte-identical. Then the same
+        download gzip-compressed (level 1), and zlib levels 1, 6 and 9 on 64 MB of the CSV.
+memory  peak RSS of the API process while streaming one rack for an hour, then the whole day.
+json    one rack's day, 100 rows a page: page 1, page 300 through its cursor, page=300 by
+        number (OFFSET), each against the same statement on the engine; then requests per
+        second for 1000-row pages (3 fields, and every field) from 4 concurrent clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import random
+import secrets
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+from common import bench_database, engine_version, free_port, machine
+
+from api.auth.tokens import SCOPE_RAW, mint
+from api.catalog.model import load_catalog
+from api.config import REPO_ROOT
+from api.db import connect, open_pool
+from api.demo import generate
+from api.operating_data.cursor import AFTER, Cursor, Position
+from api.operating_data.dataset import operating_dataset
+from api.operating_data.execute import stored_window
+from api.operating_data.parse import Selected
+from api.operating_data.plan import Selection, plan_slices, select
+from api.operating_data.settings import OperatingDataSettings
+from api.operating_data.sqlbuild import copy_statement, rows_query
+from api.params import Window
+
+DAY = date(2023, 4, 10)
+SEOUL = ZoneInfo("Asia/Seoul")
+RACKS = (9, 8)
+SECRET = secrets.token_urlsafe(32)
+CLIENTS = 4
+RESULTS = REPO_ROOT / "bench" / "results"
+
+
+def scratch_site(conn) -> int:
+    site_id = conn.execute(
+        "SELECT greatest(coalesce(max(site_id), 0) + 1, 9300) FROM ess.site"
+    ).fetchone()[0]
+    conn.execute(
+        "SELECT ess.add_site_like(%s::smallint, %s, %s, 2::smallint, %s::smallint[])",
+        (site_id, f"odbench{site_id}", f"Operating data bench {site_id}", list(RACKS)),
+    )
+    return site_id
+
+
+def drop_scratch_site(conn, site_id: int) -> None:
+    tables = ("rack", "bank", "pcs", "etc", "demo_anomaly", "site_column", "site_bank", "site")
+    for table in tables:
+        conn.execute(f"DELETE FROM ess.{table} WHERE site_id = %s", (site_id,))
+
+
+# -- the API as a real server
+
+
+@dataclass
+class Server:
+    base: str
+    pid: int
+    headers: dict[str, str]
+    peak_kib: int = 0
+    samples: list[int] = field(default_factory=list)
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+
+@contextlib.contextmanager
+def api_server(url: str) -> Iterator[Server]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "ESS_JWT_SECRET": SECRET,
+        "ESS_RATE_LIMIT_BURST": "0",
+    }
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory"),
+            *("--host", "127.0.0.1", "--port", str(port)),
+            *("--no-access-log", "--log-level", "warning"),
+        ],
+        env=env,
+        cwd=REPO_ROOT,
+    )
+    token = mint(SECRET, [SCOPE_RAW], None, timedelta(hours=3), subject="bench")
+    server = Server(f"http://127.0.0.1:{port}", process.pid, {"Authorization": f"Bearer {token}"})
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(server.base + "/api/ess/operating-sites/").status_code == 200:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the API server did not start")
+            time.sleep(0.2)
+        yield server
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process so far (0 if unknown)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def engine_pid(url: str) -> int | None:
+    """The embedded engine's node process serving `url`, if it runs on this machine."""
+    port = httpx.URL(url.replace("postgresql://", "http://")).port
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            args = cmdline.read_bytes().split(b"\0")
+            if b"launcher.mjs" in b" ".join(args) and str(port).encode() in args:
+                return int(cmdline.parent.name)
+    return None
+
+
+@contextlib.contextmanager
+def peak_rss(server: Server) -> Iterator[dict]:
+    """Sample the server's RSS every 10 ms while the block runs."""
+    result = {"before_mib": server.rss_kib() / 1024}
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], server.rss_kib())
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield result
+    finally:
+        done.set()
+        sampler.join()
+        result["peak_mib"] = peak[0] / 1024
+
+
+# -- reading: the API over HTTP, the engine over psycopg
+
+
+@dataclass
+class Read:
+    seconds: float
+    wire_bytes: int
+    csv_bytes: int
+    rows: int
+    digest: str
+    sample: bytes = b""
+
+    def mb_s(self) -> float:
+        return self.csv_bytes / self.seconds / 1e6
+
+    def rows_s(self) -> float:
+        return self.rows / self.seconds
+
+
+class Reader:
+    """Counts bytes and rows, hashes the CSV and keeps its first `keep` bytes."""
+
+    def __init__(self, keep: int = 0) -> None:
+        self.digest = hashlib.sha256()
+        self.csv_bytes = self.newlines = 0
+        self.keep = keep
+        self.sample = bytearray()
+
+    def take(self, chunk: bytes) -> None:
+        self.digest.update(chunk)
+        self.csv_bytes += len(chunk)
+        self.newlines += chunk.count(b"\n")
+        if len(self.sample) < self.keep:
+            self.sample += chunk[: self.keep - len(self.sample)]
+
+    def result(self, seconds: float, wire_bytes: int | None = None) -> Read:
+        wire = self.csv_bytes if wire_bytes is None else wire_bytes
+        rows = self.newlines - 1  # the header
+        return Read(
+            seconds, wire, self.csv_bytes, rows, self.digest.hexdigest(), bytes(self.sample)
+        )
+
+
+def download_over_http(server: Server, path: str, params: dict, gzip: bool, keep: int = 0) -> Read:
+    reader = Reader(keep)
+    headers = {**server.headers, "Accept-Encoding": "gzip" if gzip else "identity"}
+    decompress = zlib.decompressobj(31)
+    wire = 0
+    began = time.perf_counter()
+    with httpx.stream("GET", server.base + path, params=params, headers=headers, timeout=600) as r:
+        assert r.status_code == 200, r.read()
+        assert (r.headers.get("content-encoding") == "gzip") == gzip
+        for chunk in r.iter_raw():
+            wire += len(chunk)
+            reader.take(decompress.decompress(chunk) if gzip else chunk)
+    return reader.result(time.perf_counter() - began, wire)
+
+
+def copy_on_engine(url: str, selection: Selection, windows: list[Window]) -> Read:
+    """The API's statement as COPY ... TO STDOUT through psycopg, one COPY per window."""
+    reader = Reader()
+    with connect(url) as conn:
+        began = time.perf_counter()
+        for index, window in enumerate(windows):
+            query, params = rows_query(selection, window=window)
+            with conn.transaction():
+                conn.execute("SELECT set_config('TimeZone', %s, true)", (selection.tz,))
+                with conn.cursor().copy(copy_statement(query, index == 0), params) as copy:
+                    for block in copy:
+                        reader.take(bytes(block))
+        return reader.result(time.perf_counter() - began)
+
+
+def day_selection(url: str, site_id: int, fixed=(), window: Window | None = None) -> Selection:
+    with connect(url) as conn:
+        catalog = load_catalog(conn)
+    dataset = operating_dataset(catalog, catalog.sites[site_id], "rack")
+    start = datetime.combine(DAY, datetime.min.time(), tzinfo=SEOUL)
+    window = window or Window(start, start + timedelta(days=1))
+    return select(dataset, Selected(dataset.columns, window, SEOUL), fixed)
+
+
+# -- the three benchmarks
+
+
+def bench_csv(url: str, server: Server, site_id: int, repetitions: int, report: dict) -> None:
+    selection = day_selection(url, site_id)
+    path = f"/api/ess/download/operating-sites/{site_id}/rack/"
+    params = {"date": DAY.isoformat()}
+    slice_rows = OperatingDataSettings.from_env().download_slice_rows
+    with contextlib.closing(open_pool(url, 1)) as pool:
+        stored = stored_window(pool, selection)
+    slices = plan_slices(stored, selection.series_count, slice_rows)
+    print(f"\nCSV: one day of all {sum(RACKS)} racks, {len(slices)} slices of {slice_rows} rows")
+    variants: dict[str, Callable[[], Read]] = {
+        "COPY TO STDOUT, one statement (engine)": lambda: copy_on_engine(
+            url, selection, [selection.window]
+        ),
+        "API download, identity": lambda: download_over_http(
+            server, path, params, gzip=False, keep=64 * 1024 * 1024
+        ),
+        "COPY TO STDOUT, the API's slices (engine)": lambda: copy_on_engine(url, selection, slices),
+        "API download, gzip level 1": lambda: download_over_http(server, path, params, gzip=True),
+    }
+    node = engine_pid(url)
+    reads: dict[str, list[Read]] = {label: [] for label in variants}
+    cpu: dict[str, list[tuple[float, float]]] = {label: [] for label in variants}
+    for _ in range(repetitions):  # interleaved, so that load from elsewhere hits every variant
+        for label, action in variants.items():
+            before = cpu_seconds(server.pid), cpu_seconds(node)
+            reads[label].append(action())
+            after = cpu_seconds(server.pid), cpu_seconds(node)
+            cpu[label].append((after[0] - before[0], after[1] - before[1]))
+    digests = {r.digest for rs in reads.values() for r in rs}
+    assert len(digests) == 1, "the outputs differ"
+
+    def median(label: str) -> Read:
+        return sorted(reads[label], key=lambda r: r.seconds)[len(reads[label]) // 2]
+
+    baseline = median("COPY TO STDOUT, one statement (engine)")
+    print(f"median of {repetitions}; CPU seconds of the API process and of the engine")
+    print(
+        f"{'':<44}{'s':>8}{'MB/s':>8}{'rows/s':>10}{'wire MB':>9}{'vs COPY':>9}"
+        f"{'API cpu':>9}{'engine':>8}"
+    )
+    report["csv"] = {}
+    for label in variants:
+        read = median(label)
+        api_cpu = statistics.median(c[0] for c in cpu[label]) if label.startswith("API") else 0
+        engine_cpu = statistics.median(c[1] for c in cpu[label])
+        ratio = read.mb_s() / baseline.mb_s()
+        print(
+            f"{label:<44}{read.seconds:>8.1f}{read.mb_s():>8.1f}{read.rows_s():>10,.0f}"
+            f"{read.wire_bytes / 1e6:>9.1f}{ratio:>9.2f}{api_cpu:>9.1f}{engine_cpu:>8.1f}"
+        )
+        report["csv"][label] = {
+            "seconds": read.seconds,
+            "mb_s": read.mb_s(),
+            "rows_s": read.rows_s(),
+            "rows": read.rows,
+            "csv_mb": read.csv_bytes / 1e6,
+            "wire_mb": read.wire_bytes / 1e6,
+            "ratio_vs_one_copy": ratio,
+            "api_cpu_s": api_cpu,
+            "engine_cpu_s": engine_cpu,
+            "all_seconds": [r.seconds for r in reads[label]],
+        }
+    print(f"{baseline.rows:,} rows, {baseline.csv_bytes / 1e6:.1f} MB of CSV; all byte-identical")
+    sample = median("API download, identity").sample
+    print(f"\ngzip on {len(sample) / 1e6:.0f} MB of this CSV, one core of this machine:")
+    report["compression"] = {}
+    for level in (1, 6, 9):
+        began = time.perf_counter()
+        size = len(zlib.compress(sample, level, wbits=31))
+        seconds = time.perf_counter() - began
+        ratio = len(sample) / size
+        print(f"  level {level}: {len(sample) / seconds / 1e6:7.1f} MB/s in, ratio {ratio:4.1f}x")
+        report["compression"][f"gzip-{level}"] = {
+            "mb_s": len(sample) / seconds / 1e6,
+            "ratio": ratio,
+        }
+
+
+def bench_memory(url: str, site_id: int, report: dict) -> None:
+    path = f"/api/ess/download/operating-sites/{site_id}/rack/"
+    hour = {"start-time": f"{DAY}T12:00:00", "end-time": f"{DAY}T13:00:00", "bank": 1, "rack": 1}
+    with api_server(url) as server:  # a fresh process: nothing cached from other runs
+        with peak_rss(server) as small:
+            small_read = download_over_http(server, path, hour, gzip=False)
+        with peak_rss(server) as large:
+            large_read = download_over_http(server, path, {"date": DAY.isoformat()}, gzip=False)
+    print("\nRSS of the API process while streaming (sampled every 10 ms):")
+    for label, rss, read in (("small", small, small_read), ("large", large, large_read)):
+        print(
+            f"  {label}: {read.csv_bytes / 1e6:8.1f} MB of CSV, before {rss['before_mib']:.0f} MiB,"
+            f" peak {rss['peak_mib']:.0f} MiB"
+        )
+        report.setdefault("memory", {})[label] = {**rss, "csv_mb": read.csv_bytes / 1e6}
+    growth = large["peak_mib"] - small["peak_mib"]
+    print(
+        f"  the large download is {large_read.csv_bytes / small_read.csv_bytes:,.0f}x the small "
+        f"one; peak RSS differs by {growth:+.0f} MiB"
+    )
+
+
+def latencies(action: Callable[[], None], repetitions: int) -> list[float]:
+    action()
+    times = []
+    for _ in range(repetitions):
+        began = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - began)
+    return times
+
+
+def ms(times: list[float]) -> str:
+    ordered = sorted(times)
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    return f"{statistics.median(times) * 1000:8.1f}{p95 * 1000:8.1f}"
+
+
+def bench_json(url: str, server: Server, site_id: int, report: dict) -> None:
+    path = f"{server.base}/api/ess/operating-sites/{site_id}/banks/1/racks/1/"
+    params = {"date": DAY.isoformat(), "page_size": 100}
+    repetitions = 30
+    with httpx.Client(headers=server.headers, timeout=60) as client:
+
+        def get(target: str, query: dict | None = None) -> dict:
+            response = client.get(target, params=query)
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        first_url = str(client.build_request("GET", path, params=params).url)
+        deep_url = first_url
+        began = time.perf_counter()
+        for _ in range(299):
+            deep_url = get(deep_url)["next"]
+        walk = (time.perf_counter() - began) / 299
+        deep_rows = get(deep_url)["results"]
+        assert get(path, {**params, "page": 300})["results"] == deep_rows
+
+        # the engine alone: the same statements through psycopg
+        selection = day_selection(url, site_id, (("bank_id", 1), ("rack_id", 1)))
+        just_before = datetime.fromisoformat(deep_rows[0]["timestamp"]) - timedelta(microseconds=1)
+        statements = {
+            "page 1": rows_query(selection, limit=101),
+            "page 300, cursor": rows_query(
+                selection, cursor=Cursor(AFTER, Position(just_before)), limit=101
+            ),
+            "page 300, page=300 (OFFSET)": rows_query(selection, limit=101, offset=29900),
+        }
+        engine_times = {}
+        with connect(url) as conn:
+
+            def run(statement) -> None:
+                with conn.transaction():
+                    conn.execute("SELECT set_config('TimeZone', 'Asia/Seoul', true)")
+                    with conn.cursor().copy(copy_statement(statement[0], True), statement[1]) as c:
+                        for _ in c:
+                            pass
+
+            for label, statement in statements.items():
+                engine_times[label] = latencies(lambda s=statement: run(s), repetitions)
+        api_times = {
+            "page 1": latencies(lambda: get(first_url), repetitions),
+            "page 300, cursor": latencies(lambda: get(deep_url), repetitions),
+            "page 300, page=300 (OFFSET)": latencies(
+                lambda: get(path, {**params, "page": 300}), repetitions
+            ),
+        }
+    print(f"\nJSON, one rack's day, 100 rows a page (median and p95 of {repetitions}, ms):")
+    print(f"{'':<30}{'API':>16}{'engine':>16}{'API/engine':>12}")
+    report["json_latency_ms"] = {}
+    for label in statements:
+        api_median = statistics.median(api_times[label])
+        engine_median = statistics.median(engine_times[label])
+        print(
+            f"{label:<30}{ms(api_times[label])}{ms(engine_times[label])}"
+            f"{api_median / engine_median:>12.2f}"
+        )
+        report["json_latency_ms"][label] = {
+            "api_median": api_median * 1000,
+            "engine_median": engine_median * 1000,
+        }
+    print(f"walking pages 2..300 by their next links: {walk * 1000:.1f} ms a page on average")
+    report["json_latency_ms"]["walk_per_page"] = walk * 1000
+
+    report["json_throughput"] = {}
+    for label, fields in (("3 fields", "rack_soc,rack_voltage,rack_current"), ("all fields", None)):
+        result = concurrent_pages(server, site_id, fields, seconds=15)
+        report["json_throughput"][label] = result
+        print(
+            f"1000-row pages, {label}, {CLIENTS} clients: {result['requests_s']:.1f} req/s, "
+            f"{result['rows_s']:,.0f} rows/s, median {result['median_ms']:.0f} ms, "
+            f"p95 {result['p95_ms']:.0f} ms"
+        )
+
+
+def concurrent_pages(server: Server, site_id: int, fields: str | None, seconds: float) -> dict:
+    """CLIENTS threads, each asking for 1000-row pages of a random rack at a random time of the
+    day, as fast as answers come, for `seconds`."""
+    deadline = time.monotonic() + seconds
+    times: list[float] = []
+    rows: list[int] = []
+    lock = threading.Lock()
+    start = datetime.combine(DAY, datetime.min.time(), tzinfo=SEOUL)
+
+    def client_loop(seed: int) -> None:
+        chance = random.Random(seed)
+        with httpx.Client(headers=server.headers, timeout=60) as client:
+            while time.monotonic() < deadline:
+                bank = chance.choice((1, 2))
+                rack = chance.randint(1, RACKS[bank - 1])
+                moment = start + timedelta(seconds=chance.randrange(0, 86400 - 3600))
+                query = {"start-time": moment.isoformat(), "page_size": 1000}
+                if fields:
+                    query["fields"] = fields
+                url = f"{server.base}/api/ess/operating-sites/{site_id}/banks/{bank}/racks/{rack}/"
+                began = time.perf_counter()
+                response = client.get(url, params=query)
+                elapsed = time.perf_counter() - began
+                assert response.status_code == 200, response.text
+                with lock:
+                    times.append(elapsed)
+                    rows.append(len(response.json()["results"]))
+
+    threads = [threading.Thread(target=client_loop, args=(i,)) for i in range(CLIENTS)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - began
+    ordered = sorted(times)
+    return {
+        "requests": len(times),
+        "requests_s": len(times) / wall,
+        "rows_s": sum(rows) / wall,
+        "median_ms": statistics.median(times) * 1000,
+        "p95_ms": ordered[int(len(ordered) * 0.95)] * 1000,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("which", nargs="?", default="all", choices=("csv", "memory", "json", "all"))
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--site",
+        type=int,
+        default=None,
+        help="reuse this site of --database-url, filled earlier (kept afterwards)",
+    )
+    parser.add_argument(
+        "--repetitions", type=int, default=1, help="rounds of the CSV variants (interleaved)"
+    )
+    args = parser.parse_args()
+    report: dict = {"machine": machine()}
+    with bench_database(args.database_url) as url, connect(url) as conn:
+        report["engine"] = engine_version(conn)
+        print(f"engine: {report['engine']}\nmachine: {report['machine']}")
+        site_id = args.site or scratch_site(conn)
+        try:
+            if not args.site:
+                began = time.perf_counter()
+                demo = generate(
+                    conn,
+                    sites=(site_id,),
+                    start=DAY,
+                    days=1,
+                    interval=timedelta(seconds=1),
+                    refresh=False,
+                )
+                print(
+                    f"generated {demo.total_rows:,} rows (site {site_id}, {DAY}, 1 Hz) in "
+                    f"{time.perf_counter() - began:.0f} s"
+                )
+            if args.which in ("csv", "json", "all"):
+                with api_server(url) as server:
+                    if args.which in ("csv", "all"):
+                        bench_csv(url, server, site_id, args.repetitions, report)
+                    if args.which in ("json", "all"):
+                        bench_json(url, server, site_id, report)
+            if args.which in ("memory", "all"):
+                bench_memory(url, site_id, report)
+        finally:
+            if not args.site:
+                drop_scratch_site(conn, site_id)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"operating_data-{datetime.now():%Y%m%d-%H%M%S}.json"
+    out.write_text(json.dumps(report, indent=2))
+    print(f"\nresults: {out}")
+
+
+if __name__ == "__main__":
+    main()
