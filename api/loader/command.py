@@ -115,7 +115,7 @@ def print_report(report: FileReport, out: IO[str], err: IO[str]) -> None:
     print(
         f"{name}: {report.rows:,} rows: {report.inserted:,} inserted, {report.skipped:,} skipped "
         f"(already stored or repeated in the file), 0 rejected; {report.seconds:.1f} s, "
-        f"{rate:,.0f} rows/s (validated in {report.validate_seconds:.1f} s, inserted in "
+        f"{rate:,.0f} rows/s (checked in {report.validate_seconds:.1f} s, sent in "
         f"{report.insert_seconds:.1f} s)",
         file=out,
     )

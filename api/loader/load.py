@@ -194,7 +194,7 @@ class Loader:
             )
             report.ignored_columns = plan.ignored
             size = self.rows_per_batch(plan)
-            progress = Progress(self.progress, f"{path.name}: validated")
+            progress = Progress(self.progress, f"{path.name}: checked")
             batches = 0
             used = [c.source_index for c in plan.columns]
             for raw in source.batches(size, used):
@@ -286,7 +286,7 @@ class Loader:
     # -- pass 2: insert --------------------------------------------------------------------------
 
     def _insert(self, plan: Plan, batches: int, spool: IO[bytes], report: FileReport) -> None:
-        progress = Progress(self.progress, f"{report.path.name}: inserted", report.rows)
+        progress = Progress(self.progress, f"{report.path.name}: sent", report.rows)
         done = 0
         site_id = self.site.site_id
         for _ in range(batches):
