@@ -47,7 +47,9 @@ class Series:
         return 1 if self.bank is not None else len(self.site.rack_counts)
 
 
-def series_of(catalog: Catalog, site: int, bank: int | None = None, rack: int | None = None):
+def series_of(
+    catalog: Catalog, site: int, bank: int | None = None, rack: int | None = None
+) -> Series:
     """Validate the path against the catalog (404 naming the site, bank or rack)."""
     found = catalog.require_site(site)
     if rack is not None:

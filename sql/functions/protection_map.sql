@@ -468,3 +468,11 @@ AS $$
     GROUP BY 1, 2
     ORDER BY 1, 2
 $$;
+
+COMMENT ON FUNCTION ess.protection_episodes(
+    integer, timestamptz, timestamptz, interval, integer, integer, integer, integer
+) IS 'Protection-map episodes of a site (thresholds and BMS flags): start, end or ongoing, '
+'level, peak, source, descriptions EN/KO. docs/analytics-safety.md';
+COMMENT ON FUNCTION ess.protection_level_counts(
+    integer, timestamptz, timestamptz, interval, interval
+) IS 'Protection-map episodes started and readings flagged per local time bucket and level';

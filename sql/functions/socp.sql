@@ -118,3 +118,8 @@ AS $$
         t.bank_id, t.rack_id, t.charge_status, t.soc_range, t.extreme,
         t.appearances DESC, t.cell_position
 $$;
+
+COMMENT ON FUNCTION ess.rack_socp(
+    integer, integer, integer, timestamptz, timestamptz, double precision
+) IS 'SoCP: per rack, operating state and SoC decile, how often each cell position is the '
+'max/min cell voltage, with means. docs/analytics-safety.md';

@@ -360,3 +360,9 @@ AS $$
         ON b.bank_id = t.bank_id AND b.rack_id IS NOT DISTINCT FROM t.rack_id
     ORDER BY t.bank_id, t.rack_id
 $$;
+
+COMMENT ON FUNCTION ess.sol_forecast(integer, integer, integer, date, date, integer, date) IS
+'Daily SoL = (SoH - 80) x 5 of a bank (or rack): observed, then a least-squares forecast with a '
+'95 % prediction band. docs/analytics-safety.md';
+COMMENT ON FUNCTION ess.sol_backtest(integer, integer, integer, date, integer, integer) IS
+'The SoL trend forecast made at a day against the observed days after it, and persistence';

@@ -265,3 +265,16 @@ AS $$
     ) AS score
     ORDER BY f.bank_id, f.rack_id, f.bucket
 $$;
+
+COMMENT ON FUNCTION ess.sos_factor(
+    double precision, double precision, double precision, double precision, boolean
+) IS 'SoS factor of one hazard: 1 on the safe side of h_s, 1/(1 + a (h - h_s)^2) beyond, '
+'with f(h_w) = zeta. docs/analytics-safety.md';
+COMMENT ON FUNCTION ess.rack_sos(
+    integer, integer, integer, timestamptz, timestamptz, interval
+) IS 'SoS per rack and local time bucket (site, bank, rack or NULL, start, end, width): the '
+'seven factors of the worst case, their product and the class. docs/analytics-safety.md';
+COMMENT ON FUNCTION ess.rack_hazard_inputs(
+    integer, integer, integer, timestamptz, timestamptz, interval, boolean
+) IS 'Worst case of the SoS/ExSoS hazard inputs per local time bucket, per rack or per bank, '
+'from the coarsest exact continuous aggregate or the raw rows';

@@ -265,3 +265,11 @@ AS $$
     CROSS JOIN LATERAL ess.exsos_infer(severity.a, severity.b) AS f
     ORDER BY x.bank_id, x.rack_id, x.bucket
 $$;
+
+COMMENT ON FUNCTION ess.exsos(
+    integer, integer, integer, timestamptz, timestamptz, interval, integer, double precision
+) IS 'ExSoS (fuzzy extended SoS) per local time bucket, rack level (p_mode 2) or bank level '
+'(p_mode 1): state, inputs, severities, the five membership degrees, the score and class. '
+'docs/analytics-safety.md';
+COMMENT ON FUNCTION ess.exsos_infer(double precision, double precision) IS
+'ExSoS inference for two severities in [0, 1]: five rule strengths and the centroid score';
