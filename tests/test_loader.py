@@ -588,3 +588,18 @@ def test_parquet_without_pyarrow_is_a_usage_error_before_anything_loads(
     assert code == EXIT_USAGE
     assert "reading parquet files needs pyarrow: pip install 'ess-platform[parquet]'" in err
     assert count(conn, site) == 0
+
+
+def test_progress_lines_report_rows_and_rate(conn, scratch_site, tmp_path, monkeypatch):
+    import api.loader.load
+
+    monkeypatch.setattr(api.loader.load, "PROGRESS_EVERY_SECONDS", 0.0)
+    site = scratch_site()
+    path = write_csv(tmp_path / "rack.csv", RACK_HEADER, rack_rows(4))
+    code, out, err = load(conn, site, [path], batch_rows=5)
+    assert code == EXIT_OK
+    progress = [line for line in err.splitlines() if line.startswith("ess load: rack.csv:")]
+    assert "ess load: rack.csv: checked 5 rows (" in progress[0]
+    assert progress[-1].startswith("ess load: rack.csv: sent 20 of 20 rows (")
+    assert all(line.endswith(" rows/s)") for line in progress)
+    assert " rows/s (checked in " in out
