@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from api.auth import command as token_command
+from api.auth import logins
 from api.auth.settings import ConfigurationError
 from api.catalog.model import COMPONENTS
 from api.config import Settings
@@ -180,13 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-rows", type=positive, help="rows per INSERT (default: about 2 MB of data)"
     )
     token_command.add_parser(sub)
+    logins.add_parser(sub)
     deid_command.add_parser(sub)
     demo_command.add_parser(sub)
     return parser
 
 
 COMMANDS = {"migrate": cmd_migrate, "serve": cmd_serve, "engine": cmd_engine, "load": cmd_load}
-COMMANDS |= {"run": cmd_run}
+COMMANDS |= {"run": cmd_run, "login": logins.cmd_login}
 COMMANDS |= {"token": token_command.cmd_token, "deid": deid_command.cmd_deid}
 COMMANDS |= {"demo": demo_command.cmd_demo}
 
