@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
 
-from api.deid.names import Rules
+if TYPE_CHECKING:  # api.deid imports this module: a runtime import would be circular
+    from api.deid.names import Rules
 
 API_ROLE = "ess_api"
 ANALYST_ROLE = "ess_analyst"
