@@ -21,7 +21,7 @@ import psycopg
 
 from api.catalog.model import Catalog, load_catalog
 from api.params import local_midnight
-from api.refresh import refresh_aggregates
+from api.refresh import analyze, refresh_aggregates
 
 COMPONENTS = ("rack", "bank", "pcs", "etc")
 # Rows one statement may write. The embedded engine runs one statement at a time and blocks
@@ -200,6 +200,7 @@ def generate(
     reports = [run.report for run in runs]
     refreshed: list[str] = []
     refresh_began = time.perf_counter()
+    analyze(conn, COMPONENTS)
     if refresh:
         refreshed = refresh_aggregates(
             conn, min(r.start for r in reports), max(r.end for r in reports)

@@ -17,6 +17,7 @@ from api.catalog.model import load_catalog
 from api.errors import ProblemError
 from api.loader.load import FileReport, Loader, refresh_loaded
 from api.loader.sources import SUFFIXES, file_format, missing_reader
+from api.refresh import analyze
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
@@ -84,6 +85,8 @@ def run(
         return 130
     if len(reports) > 1:
         print_total(reports, out)
+    if any(r.inserted for r in reports):
+        analyze(conn, [component])
     if refresh:
         started = time.monotonic()
         windows, names = refresh_loaded(conn, reports)
