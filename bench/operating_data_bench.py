@@ -51,7 +51,7 @@ from api.db import connect, open_pool
 from api.demo import generate
 from api.operating_data.cursor import AFTER, Cursor, Position
 from api.operating_data.dataset import operating_dataset
-from api.operating_data.execute import stored_window
+from api.operating_data.execute import SLICE_WORK_MEM, stored_window
 from api.operating_data.parse import Selected
 from api.operating_data.plan import Selection, plan_slices, select
 from api.operating_data.settings import OperatingDataSettings
@@ -236,7 +236,8 @@ def download_over_http(server: Server, path: str, params: dict, gzip: bool, keep
 
 
 def copy_on_engine(url: str, selection: Selection, windows: list[Window]) -> Read:
-    """The API's statement as COPY ... TO STDOUT through psycopg, one COPY per window."""
+    """The API's statement as COPY ... TO STDOUT through psycopg, one COPY per window (with the
+    API's work_mem when there are several, as the API runs its slices)."""
     reader = Reader()
     with connect(url) as conn:
         began = time.perf_counter()
@@ -244,6 +245,8 @@ def copy_on_engine(url: str, selection: Selection, windows: list[Window]) -> Rea
             query, params = rows_query(selection, window=window)
             with conn.transaction():
                 conn.execute("SELECT set_config('TimeZone', %s, true)", (selection.tz,))
+                if len(windows) > 1:
+                    conn.execute("SELECT set_config('work_mem', %s, true)", (SLICE_WORK_MEM,))
                 with conn.cursor().copy(copy_statement(query, index == 0), params) as copy:
                     for block in copy:
                         reader.take(bytes(block))

@@ -412,3 +412,31 @@ def test_site_catalog_has_units_and_the_stored_time_range(api, site):
 def test_a_site_without_rows_has_no_time_range(api):
     info = get_json(api, "/api/ess/operating-sites/1/")
     assert all("time_range" in c for c in info["components"])
+
+
+def test_openapi_documents_every_parameter_with_an_example(api):
+    paths = api.get("/schema/openapi.json").json()["paths"]
+    base = "/api/ess/operating-sites/{site}"
+    ours = [
+        f"{base}/banks/{{bank}}",
+        f"{base}/banks/{{bank}}/racks",
+        f"{base}/banks/{{bank}}/racks/{{rack}}",
+        f"{base}/pcs",
+        f"{base}/etc",
+        f"{base}/banks/{{bank}}/latest",
+        f"{base}/banks/{{bank}}/racks/latest",
+        f"{base}/banks/{{bank}}/racks/{{rack}}/latest",
+        f"{base}/pcs/latest",
+        f"{base}/etc/latest",
+        "/api/ess/download/operating-sites/{site}/{data_type}",
+    ]
+    for path in ours:
+        operation = paths[path]["get"]
+        names = {p["name"] for p in operation["parameters"]}
+        assert {"site", "fields", "omit", "tz", "start-time", "end-time", "date"} <= names, path
+        for parameter in operation["parameters"]:
+            assert parameter.get("description") and parameter.get("examples"), (path, parameter)
+        assert "400" in operation["responses"] and "404" in operation["responses"]
+    assert {"page", "page_size", "cursor", "count"} <= {
+        p["name"] for p in paths[f"{base}/banks/{{bank}}/racks"]["get"]["parameters"]
+    }

@@ -274,3 +274,11 @@ def test_rows_json_turns_csv_into_valid_json():
     odd = RACKS.republished(("x", "y"), lambda name: name + '{"}')
     row = json.loads(rows_json(select(odd, parse_page_args(odd, ()).selected, ()), lines[:1]))
     assert row[0]['rack_soc{"}'] is None and row[0]['rack_module_fault{"}'] == {"module1": 0}
+
+
+def test_all_banks_are_named_so_the_series_index_serves_each():
+    args = parse_download_args(RACKS, {"date": "2022-05-10"}.items(), timedelta(days=1))
+    statement = rows_query(select(RACKS, args.selected, ()))
+    assert '"bank_id" = ANY(%(banks)s::smallint[])' in text(statement)
+    assert text(statement).endswith('ORDER BY "ts", "bank_id", "rack_id"')
+    assert statement[1]["banks"] == [1, 2]

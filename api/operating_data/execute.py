@@ -36,6 +36,7 @@ from api.params import Window
 # psycopg yields COPY data about one row per block; a stream of such blocks is several times
 # slower than one of ~256 KiB chunks (design.md)
 CHUNK_BYTES = 256 * 1024
+SLICE_WORK_MEM = "64MB"
 
 
 @contextmanager
@@ -150,15 +151,16 @@ def read_slice(
     query, params = rows_query(selection, window=window)
     chunks: list[bytes] = []
     buffer = bytearray()
-    with (
-        zone_session(pool, selection.tz) as conn,
-        conn.cursor().copy(copy_statement(query, header), params) as copy,
-    ):
-        for block in copy:
-            buffer += block
-            if len(buffer) >= CHUNK_BYTES:
-                chunks.append(bytes(buffer))
-                buffer.clear()
+    with zone_session(pool, selection.tz) as conn:
+        # a slice of several banks is sorted by time: keep that sort in memory (about 25 MB
+        # for a slice of rack rows; the default 4 MB spills it to disk)
+        conn.execute("SELECT set_config('work_mem', %s, true)", (SLICE_WORK_MEM,))
+        with conn.cursor().copy(copy_statement(query, header), params) as copy:
+            for block in copy:
+                buffer += block
+                if len(buffer) >= CHUNK_BYTES:
+                    chunks.append(bytes(buffer))
+                    buffer.clear()
     if buffer:
         chunks.append(bytes(buffer))
     if gzip is not None:

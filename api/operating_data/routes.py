@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
+from typing import Annotated
 
 from litestar import Controller, Request, Response, get
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Example
-from litestar.params import FromPath, QueryParameter
+from litestar.params import PathParameter, QueryParameter
 from litestar.response import Stream
 
 from api.catalog.model import COMPONENTS
@@ -170,6 +171,20 @@ SERIES_DOCS = {
     "bank": _doc(int | None, "bank", "Only this bank (bank and rack downloads).", 1),
     "rack": _doc(int | None, "rack", "Only this rack of the bank (rack downloads).", 3),
 }
+Site = Annotated[
+    int,
+    PathParameter(
+        description="Operating site id (GET /api/ess/operating-sites/ lists them)",
+        examples=[Example(value=2)],
+    ),
+]
+Bank = Annotated[int, PathParameter(description="Bank number", examples=[Example(value=1)])]
+Rack = Annotated[
+    int, PathParameter(description="Rack number within the bank", examples=[Example(value=3)])
+]
+DataType = Annotated[
+    str, PathParameter(description="bank, rack, pcs or etc", examples=[Example(value="rack")])
+]
 PROBLEMS = {
     400: ResponseSpec(
         Problem, description="Invalid parameter, named in `parameter`", media_type=PROBLEM_JSON
@@ -206,9 +221,7 @@ def operating_data_controllers(
             summary="Bank rows",
             description="Rows of one bank, in time order." + PAGE_NOTE,
         )
-        def bank_rows(
-            self, request: Request, site: FromPath[int], bank: FromPath[int]
-        ) -> Response[Page]:
+        def bank_rows(self, request: Request, site: Site, bank: Bank) -> Response[Page]:
             return serve_page(request, dataset_for(request, site, "bank"), bank)
 
         @get(
@@ -218,9 +231,7 @@ def operating_data_controllers(
             summary="Rows of all racks of a bank",
             description="Rows of every rack of one bank, ordered by time, then rack." + PAGE_NOTE,
         )
-        def racks_rows(
-            self, request: Request, site: FromPath[int], bank: FromPath[int]
-        ) -> Response[Page]:
+        def racks_rows(self, request: Request, site: Site, bank: Bank) -> Response[Page]:
             return serve_page(request, dataset_for(request, site, "rack"), bank)
 
         @get(
@@ -230,9 +241,7 @@ def operating_data_controllers(
             summary="Rack rows",
             description="Rows of one rack, in time order." + PAGE_NOTE,
         )
-        def rack_rows(
-            self, request: Request, site: FromPath[int], bank: FromPath[int], rack: FromPath[int]
-        ) -> Response[Page]:
+        def rack_rows(self, request: Request, site: Site, bank: Bank, rack: Rack) -> Response[Page]:
             return serve_page(request, dataset_for(request, site, "rack"), bank, rack)
 
         @get(
@@ -242,7 +251,7 @@ def operating_data_controllers(
             summary="PCS rows",
             description="Rows of the site's power conversion system." + PAGE_NOTE,
         )
-        def pcs_rows(self, request: Request, site: FromPath[int]) -> Response[Page]:
+        def pcs_rows(self, request: Request, site: Site) -> Response[Page]:
             return serve_page(request, dataset_for(request, site, "pcs"))
 
         @get(
@@ -252,7 +261,7 @@ def operating_data_controllers(
             summary="Environment and meter rows",
             description="Rows of the site's sensors and meters (etc)." + PAGE_NOTE,
         )
-        def etc_rows(self, request: Request, site: FromPath[int]) -> Response[Page]:
+        def etc_rows(self, request: Request, site: Site) -> Response[Page]:
             return serve_page(request, dataset_for(request, site, "etc"))
 
     class Latest(Controller):
@@ -267,9 +276,7 @@ def operating_data_controllers(
             summary="Latest bank row",
             description="The most recent row of the bank (in the window, if one is given).",
         )
-        def bank_latest(
-            self, request: Request, site: FromPath[int], bank: FromPath[int]
-        ) -> Response[Page]:
+        def bank_latest(self, request: Request, site: Site, bank: Bank) -> Response[Page]:
             return serve_latest(request, dataset_for(request, site, "bank"), bank)
 
         @get(
@@ -279,9 +286,7 @@ def operating_data_controllers(
             summary="Latest row of every rack of a bank",
             description="The most recent row of each rack of the bank, ordered by rack.",
         )
-        def racks_latest(
-            self, request: Request, site: FromPath[int], bank: FromPath[int]
-        ) -> Response[Page]:
+        def racks_latest(self, request: Request, site: Site, bank: Bank) -> Response[Page]:
             return serve_latest(request, dataset_for(request, site, "rack"), bank)
 
         @get(
@@ -292,7 +297,7 @@ def operating_data_controllers(
             description="The most recent row of the rack (in the window, if one is given).",
         )
         def rack_latest(
-            self, request: Request, site: FromPath[int], bank: FromPath[int], rack: FromPath[int]
+            self, request: Request, site: Site, bank: Bank, rack: Rack
         ) -> Response[Page]:
             return serve_latest(request, dataset_for(request, site, "rack"), bank, rack)
 
@@ -302,7 +307,7 @@ def operating_data_controllers(
             responses=PROBLEMS,
             summary="Latest PCS row",
         )
-        def pcs_latest(self, request: Request, site: FromPath[int]) -> Response[Page]:
+        def pcs_latest(self, request: Request, site: Site) -> Response[Page]:
             return serve_latest(request, dataset_for(request, site, "pcs"))
 
         @get(
@@ -311,7 +316,7 @@ def operating_data_controllers(
             responses=PROBLEMS,
             summary="Latest environment and meter row",
         )
-        def etc_latest(self, request: Request, site: FromPath[int]) -> Response[Page]:
+        def etc_latest(self, request: Request, site: Site) -> Response[Page]:
             return serve_latest(request, dataset_for(request, site, "etc"))
 
     class Downloads(Controller):
@@ -334,9 +339,7 @@ def operating_data_controllers(
             ),
             response_description="CSV file (Content-Disposition: attachment)",
         )
-        async def download(
-            self, request: Request, site: FromPath[int], data_type: FromPath[str]
-        ) -> Stream:
+        async def download(self, request: Request, site: Site, data_type: DataType) -> Stream:
             if data_type not in COMPONENTS:
                 raise not_found(
                     "data_type", f"unknown data type {data_type!r}; one of {', '.join(COMPONENTS)}"

@@ -51,6 +51,15 @@ def _series_conditions(selection: Selection, params: dict[str, object]) -> list[
     for key, value in selection.fixed:
         params[key] = value
         conditions.append(sql.SQL("{} = {}").format(sql.Identifier(key), sql.Placeholder(key)))
+    if "bank_id" in selection.order_keys:
+        # every bank of the catalog: the (site, bank, ts) index then serves a time range per
+        # bank; without it the planner may read all of the site's index entries per slice
+        params["banks"] = sorted(dataset.site.rack_counts)
+        conditions.append(
+            sql.SQL("{} = ANY({}::smallint[])").format(
+                sql.Identifier("bank_id"), sql.Placeholder("banks")
+            )
+        )
     return conditions
 
 
