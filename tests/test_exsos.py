@@ -193,9 +193,20 @@ def test_exsos_endpoints(racks, client):
     assert bank == banks[1]
 
 
+def test_date_is_the_local_day(racks, client):
+    base = f"/api/ess/stats/ex-sos/operating-sites/{racks}/banks/"
+    window = {"start-time": "2022-08-01T00:00:00+09:00", "end-time": "2022-08-02T00:00:00+09:00"}
+    for path in ("", "1/racks/"):
+        day = client.get(base + path, params={"date": "2022-08-01"})
+        assert day.status_code == 200, day.text
+        assert day.json() == client.get(base + path, params=window).json()
+    assert len(day.json()) == 4 and day.json()[0]["time"] == "2022-08-01T13:00:00+09:00"
+
+
 @pytest.mark.parametrize(
     ("path", "params", "status", "parameter"),
     [
+        ("", {"date": "2022-08-01", "start-time": "2022-08-01T13:00:00"}, 400, "date"),
         ("", {"start-time": "2022-08-01T13:00:00"}, 400, "end-time"),
         (
             "1/",

@@ -278,9 +278,22 @@ def test_log_level_count_endpoint(anomalies, client):
     ]
 
 
+def test_date_is_the_local_day(anomalies, client):
+    url = f"/api/ess-feature/protectionmap/operating-sites/{anomalies}/"
+    window = {"start-time": "2022-06-01T00:00:00", "end-time": "2022-06-02T00:00:00"}
+    for path in ("", "stats/log-level-count/"):
+        day = client.get(url + path, params={"date": "2022-06-01"})
+        assert day.status_code == 200, day.text
+        assert day.json() == client.get(url + path, params=window).json()
+    episodes = client.get(url, params={"date": "2022-06-01"}).json()
+    assert episodes["count"] == 7
+
+
 @pytest.mark.parametrize(
     ("path", "params", "status", "parameter"),
     [
+        ("/", {"date": "2022-06-01", "start-time": "2022-06-01T10:00:00"}, 400, "date"),
+        ("/stats/log-level-count/", {"date": "2022-06-01", "end-time": "2022-06-02"}, 400, "date"),
         ("/", {"end-time": "2022-06-01T10:05:00"}, 400, "start-time"),
         ("/", {"start-time": "2022-06-01T10:00:00", "end-time": "yesterday"}, 400, "end-time"),
         ("/", {"start-time": "2022-05-01", "end-time": "2022-06-02"}, 400, "end-time"),

@@ -150,9 +150,26 @@ def test_socp_endpoint(site, client):
     }
 
 
+def test_date_is_the_one_day_period_of_that_local_day(site, client):
+    url = f"/api/ess/stats/socp/operating-sites/{site}/banks/1/racks/"
+    day = client.get(url, params={"date": "2022-09-05"})
+    assert day.status_code == 200, day.text
+    assert day.json() == client.get(url, params={"period": "1", "end-time": "2022-09-06"}).json()
+    window = {"start-time": "2022-09-05T00:00:00", "end-time": "2022-09-06T00:00:00"}
+    assert day.json() == client.get(url, params=window).json()
+    assert {(i["rack_id"], i["period"], i["start_time"]) for i in day.json()} == {
+        (1, 1.0, "2022-09-05T00:00:00+09:00"),
+        (2, 1.0, "2022-09-05T00:00:00+09:00"),
+    }
+
+
 @pytest.mark.parametrize(
     ("path", "params", "status", "parameter"),
     [
+        ("racks/1/", {"date": "2022-09-05", "period": "1"}, 400, "date"),
+        ("racks/1/", {"date": "2022-09-05", "start-time": "2022-09-05"}, 400, "date"),
+        ("racks/1/", {"date": "2022-09-05", "end-time": "2022-09-06"}, 400, "date"),
+        ("racks/1/", {"date": "2022-09-31"}, 400, "date"),
         ("racks/1/", {"period": "2", "end-time": "2022-09-06"}, 400, "period"),
         (
             "racks/1/",

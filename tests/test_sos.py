@@ -243,9 +243,22 @@ def test_sos_endpoint(site_rows, client):
     assert [(r["rack_id"], r["class"]) for r in racks] == [(1, "warning"), (2, "warning")]
 
 
+def test_date_is_the_local_day(site_rows, client):
+    url = f"/api/ess/stats/sos/operating-sites/{site_rows}/banks/1/racks/"
+    day = client.get(url, params={"date": "2022-07-04", "time-bucket-width": "30s"})
+    assert day.status_code == 200, day.text
+    window = {"start-time": "2022-07-04T00:00:00", "end-time": "2022-07-05T00:00:00"}
+    assert day.json() == client.get(url, params={**window, "time-bucket-width": "30s"}).json()
+    assert len(day.json()) == 8  # racks 1 and 2, four half minutes each
+    assert client.get(url, params={"date": "2022-07-03"}).json() == []
+
+
 @pytest.mark.parametrize(
     ("path", "params", "status", "parameter"),
     [
+        ("1/racks/1/", {"date": "2022-07-04", "start-time": "2022-07-04"}, 400, "date"),
+        ("1/racks/1/", {"date": "2022-07-04", "end-time": "2022-07-05"}, 400, "date"),
+        ("1/racks/1/", {"date": "04.07.2022"}, 400, "date"),
         ("1/racks/1/", {"end-time": "2022-07-04T11:00:00"}, 400, "start-time"),
         (
             "1/racks/1/",

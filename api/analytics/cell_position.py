@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 import psycopg
 
-from api.analytics.indicator_request import Series, local
+from api.analytics.indicator_request import Series, WindowQuery, local
 from api.errors import bad_parameter
 from api.params import local_midnight, parse_time, parse_window
 
@@ -33,6 +33,7 @@ ORDER BY bank_id, rack_id, charge_status, soc_range, extreme, appearances DESC, 
 class SoCPWindow:
     start: datetime
     end: datetime
+    parameter: str  # the one that set the window's length, named if it is too long
 
     @property
     def days(self) -> float:
@@ -40,20 +41,24 @@ class SoCPWindow:
 
 
 def parse_socp_window(
-    period: str | None,
-    start_time: str | None,
-    end_time: str | None,
-    tz: ZoneInfo,
-    today: datetime,
+    period: str | None, query: WindowQuery, tz: ZoneInfo, today: datetime
 ) -> SoCPWindow:
-    """start-time/end-time, or `period` days (1, 7 or 30; default 1) ending at end-time
-    (default: the start of the site's current local day, i.e. the last complete days)."""
-    if start_time is not None:
+    """date (that local day, from its midnight to the next), start-time/end-time, or `period`
+    days (1, 7 or 30; default 1) ending at end-time (default: the start of the site's current
+    local day, i.e. the last complete days)."""
+    if query.day is not None:
+        if period is not None:
+            raise bad_parameter("date", "give either date or period, not both")
+        # date with start-time or end-time: a 400 naming date
+        window = parse_window(query.start_time, query.end_time, query.day, tz)
+        assert window.start is not None and window.end is not None
+        return SoCPWindow(window.start, window.end, "date")
+    if query.start_time is not None:
         if period is not None:
             raise bad_parameter("period", "give either period or start-time, not both")
-        window = parse_window(start_time, end_time, None, tz, require_bounds=True)
+        window = parse_window(query.start_time, query.end_time, None, tz, require_bounds=True)
         assert window.start is not None and window.end is not None
-        found = SoCPWindow(window.start, window.end)
+        found = SoCPWindow(window.start, window.end, "end-time")
         if found.end - found.start > MAX_SPAN:
             raise bad_parameter("end-time", f"the window may span at most {MAX_SPAN.days} days")
         return found
@@ -62,11 +67,11 @@ def parse_socp_window(
         if period.strip() not in {str(p) for p in PERIODS}:
             raise bad_parameter("period", f"{period!r} is not one of {PERIODS} (days)")
         days = int(period)
-    if end_time is not None:
-        end = parse_time(end_time, tz, "end-time")
+    if query.end_time is not None:
+        end = parse_time(query.end_time, tz, "end-time")
     else:
         end = local_midnight(today.astimezone(tz).date(), tz)
-    return SoCPWindow(end - timedelta(days=days), end)
+    return SoCPWindow(end - timedelta(days=days), end, "period")
 
 
 def parse_charge_status(value: str | None) -> str | None:
@@ -84,7 +89,7 @@ def check_budget(series: Series, window: SoCPWindow) -> None:
     rack_days = series.rack_count() * window.days
     if rack_days > MAX_RACK_DAYS:
         raise bad_parameter(
-            "period" if window.days in PERIODS else "end-time",
+            window.parameter,
             f"{series.rack_count()} racks x {window.days:g} days exceed {MAX_RACK_DAYS} "
             "rack-days per request (SoCP reads every 1 Hz row): ask for one rack at a time "
             "or a shorter period",

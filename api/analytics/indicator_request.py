@@ -60,6 +60,15 @@ def series_of(
 
 
 @dataclass(frozen=True)
+class WindowQuery:
+    """The window as the request gives it: start-time and end-time, or date (one local day)."""
+
+    start_time: str | None
+    end_time: str | None
+    day: str | None
+
+
+@dataclass(frozen=True)
 class BucketWindow:
     start: datetime
     end: datetime
@@ -79,15 +88,19 @@ def reads_aggregate(start: datetime, end: datetime, width: timedelta) -> bool:
 
 
 def parse_bucket_window(
-    start_time: str | None,
-    end_time: str | None,
+    query: WindowQuery,
     width: str | None,
     tz: ZoneInfo,
     series_count: int,
     default_width: str = "1 minute",
 ) -> BucketWindow:
     window = parse_window(
-        start_time, end_time, None, tz, require_bounds=True, max_span=AGGREGATE_MAX_SPAN
+        query.start_time,
+        query.end_time,
+        query.day,
+        tz,
+        require_bounds=True,
+        max_span=AGGREGATE_MAX_SPAN,
     )
     start, end = window.start, window.end
     assert start is not None and end is not None

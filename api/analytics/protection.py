@@ -13,7 +13,7 @@ import msgspec
 import psycopg
 from litestar import Request
 
-from api.analytics.indicator_request import local
+from api.analytics.indicator_request import WindowQuery, local
 from api.errors import bad_parameter, not_found
 from api.params import parse_duration, parse_window
 
@@ -33,10 +33,10 @@ EPISODES_SQL = (
 COUNTS_SQL = "SELECT * FROM ess.protection_level_counts(%s, %s, %s, %s, %s)"
 
 
-def parse_protection_window(
-    start_time: str | None, end_time: str | None, tz: ZoneInfo
-) -> tuple[datetime, datetime]:
-    window = parse_window(start_time, end_time, None, tz, require_bounds=True, max_span=MAX_SPAN)
+def parse_protection_window(query: WindowQuery, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    window = parse_window(
+        query.start_time, query.end_time, query.day, tz, require_bounds=True, max_span=MAX_SPAN
+    )
     assert window.start is not None and window.end is not None
     return window.start, window.end
 

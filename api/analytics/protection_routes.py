@@ -6,8 +6,10 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, get
+from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
+from api.analytics.indicator_request import WindowQuery
 from api.analytics.protection import (
     PAGE_SIZE_DEFAULT,
     PAGE_SIZE_MAX,
@@ -22,7 +24,7 @@ from api.analytics.protection import (
     parse_positive,
     parse_protection_window,
 )
-from api.analytics.safety_routes import END, START
+from api.analytics.safety_routes import WINDOW
 
 MAX_GAP = QueryParameter(
     name="max-gap",
@@ -35,11 +37,13 @@ MAX_GAP = QueryParameter(
 class ProtectionMapController(Controller):
     path = "/api/ess-feature/protectionmap/operating-sites/{site:int}"
     tags = ["safety"]
+    dependencies = WINDOW
     description = (
         "Protection-map episodes: runs of consecutive rack readings in which a threshold rule "
         "(warning = level 1, fault = level 2; per-site table ess.protection_threshold) or one of "
         "the BMS's own warning and fault flags held, readings up to max-gap apart belonging to "
-        "the same episode. At most 31 days per request."
+        "the same episode. At most 31 days per request (start-time and end-time, or date for one "
+        "local day)."
     )
 
     @get("/", sync_to_thread=True, summary="Protection-map episodes of a site, newest first")
@@ -47,8 +51,7 @@ class ProtectionMapController(Controller):
         self,
         request: Request,
         site: FromPath[int],
-        start_time: str | None = START,
-        end_time: str | None = END,
+        window: NamedDependency[WindowQuery],
         level: str | None = QueryParameter(
             name="level", default=None, description="1 or warning, 2 or fault"
         ),
@@ -63,7 +66,7 @@ class ProtectionMapController(Controller):
     ) -> EpisodePage:
         found = request.app.state.catalog.require_site(site)
         tz = ZoneInfo(found.timezone)
-        start, end = parse_protection_window(start_time, end_time, tz)
+        start, end = parse_protection_window(window, tz)
         query = EpisodeQuery(
             site=site,
             tz=tz,
@@ -87,16 +90,15 @@ class ProtectionMapController(Controller):
         self,
         request: Request,
         site: FromPath[int],
+        window: NamedDependency[WindowQuery],
         width: str | None = QueryParameter(
             name="time-bucket-width", default=None, description="Default 1 hour"
         ),
-        start_time: str | None = START,
-        end_time: str | None = END,
         max_gap: str | None = MAX_GAP,
     ) -> list[LevelCount]:
         found = request.app.state.catalog.require_site(site)
         tz = ZoneInfo(found.timezone)
-        start, end = parse_protection_window(start_time, end_time, tz)
+        start, end = parse_protection_window(window, tz)
         bucket = parse_count_bucket(width, start, end)
         gap = parse_max_gap(max_gap)
         with request.app.state.pool.connection() as conn:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from litestar import Controller, Request, get
+from litestar.di import NamedDependency, Provide
+from litestar.openapi.spec import Example
 from litestar.params import FromPath, QueryParameter
 
 from api.analytics.cell_position import (
@@ -15,16 +17,43 @@ from api.analytics.cell_position import (
     parse_socp_window,
     rack_socp,
 )
-from api.analytics.indicator_request import Series, parse_bucket_window, series_of
+from api.analytics.indicator_request import (
+    Series,
+    WindowQuery,
+    parse_bucket_window,
+    series_of,
+)
 from api.analytics.safety import BANK_MODE, RACK_MODE, ExSoSItem, SoSItem, exsos, rack_sos
 from api.analytics.state_of_life import SoLAnswer, forecast_sol, parse_days, parse_fit_days
 
-START = QueryParameter(
-    name="start-time",
-    default=None,
-    description="ISO 8601; without an offset, the site's local time. The window is [start, end)",
-)
-END = QueryParameter(name="end-time", default=None, description="ISO 8601, exclusive")
+
+def window_query(
+    start_time: str | None = QueryParameter(
+        name="start-time",
+        default=None,
+        description="ISO 8601; without an offset, the site's local time. The window is "
+        "[start, end)",
+        examples=[Example(value="2023-04-10T11:00:00")],
+    ),
+    end_time: str | None = QueryParameter(
+        name="end-time",
+        default=None,
+        description="ISO 8601, exclusive",
+        examples=[Example(value="2023-04-10T13:00:00+09:00")],
+    ),
+    day: str | None = QueryParameter(
+        name="date",
+        default=None,
+        description="One local day of the site (YYYY-MM-DD), from its midnight to the next, "
+        "instead of start-time and end-time",
+        examples=[Example(value="2023-04-10")],
+    ),
+) -> WindowQuery:
+    return WindowQuery(start_time, end_time, day)
+
+
+# start-time, end-time and date of every windowed indicator (SoS, ExSoS, SoCP, protection map)
+WINDOW = {"window": Provide(window_query, sync_to_thread=False)}
 WIDTH = QueryParameter(
     name="time-bucket-width",
     default=None,
@@ -42,15 +71,16 @@ def _series(request: Request, site: int, bank: int | None, rack: int | None = No
     return series_of(request.app.state.catalog, site, bank, rack)
 
 
-def _sos(request: Request, series: Series, start: str | None, end: str | None, width: str | None):
-    window = parse_bucket_window(start, end, width, series.tz, series.rack_count())
+def _sos(request: Request, series: Series, window: WindowQuery, width: str | None):
+    buckets = parse_bucket_window(window, width, series.tz, series.rack_count())
     with request.app.state.pool.connection() as conn:
-        return rack_sos(conn, series, window)
+        return rack_sos(conn, series, buckets)
 
 
 class SoSController(Controller):
     path = "/api/ess/stats/sos/operating-sites/{site:int}/banks/{bank:int}/racks"
     tags = ["safety"]
+    dependencies = WINDOW
     description = (
         "SoS (State of Safety, Cabrera-Castillo et al. 2016): seven hazard factors in (0, 1], "
         "their product sos_score, and the class: safe >= 0.8, warning >= 0.4096, unsafe."
@@ -63,11 +93,10 @@ class SoSController(Controller):
         request: Request,
         site: FromPath[int],
         bank: FromPath[int],
-        start_time: str | None = START,
-        end_time: str | None = END,
+        window: NamedDependency[WindowQuery],
         width: str | None = WIDTH,
     ) -> list[SoSItem]:
-        return _sos(request, _series(request, site, bank), start_time, end_time, width)
+        return _sos(request, _series(request, site, bank), window, width)
 
     @get("/{rack:int}/", sync_to_thread=True, summary="SoS of one rack per time bucket")
     def rack(
@@ -76,30 +105,25 @@ class SoSController(Controller):
         site: FromPath[int],
         bank: FromPath[int],
         rack: FromPath[int],
-        start_time: str | None = START,
-        end_time: str | None = END,
+        window: NamedDependency[WindowQuery],
         width: str | None = WIDTH,
     ) -> list[SoSItem]:
-        return _sos(request, _series(request, site, bank, rack), start_time, end_time, width)
+        return _sos(request, _series(request, site, bank, rack), window, width)
 
 
 def _exsos(
-    request: Request,
-    series: Series,
-    mode: int,
-    start: str | None,
-    end: str | None,
-    width: str | None,
+    request: Request, series: Series, mode: int, window: WindowQuery, width: str | None
 ) -> list[ExSoSItem]:
     count = series.rack_count() if mode == RACK_MODE else series.bank_count()
-    window = parse_bucket_window(start, end, width, series.tz, count)
+    buckets = parse_bucket_window(window, width, series.tz, count)
     with request.app.state.pool.connection() as conn:
-        return exsos(conn, series, window, mode)
+        return exsos(conn, series, buckets, mode)
 
 
 class ExSoSController(Controller):
     path = "/api/ess/stats/ex-sos/operating-sites/{site:int}/banks"
     tags = ["safety"]
+    dependencies = WINDOW
     description = (
         "ExSoS (extended SoS): a fuzzy score in [0, 1] (1 safest) from the two hazards of the "
         "operating state (charge: over-voltage, over-temperature; discharge: under-voltage, "
@@ -113,12 +137,11 @@ class ExSoSController(Controller):
         self,
         request: Request,
         site: FromPath[int],
-        start_time: str | None = START,
-        end_time: str | None = END,
+        window: NamedDependency[WindowQuery],
         width: str | None = WIDTH,
     ) -> list[ExSoSItem]:
         series = _series(request, site, None)
-        return _exsos(request, series, BANK_MODE, start_time, end_time, width)
+        return _exsos(request, series, BANK_MODE, window, width)
 
     @get("/{bank:int}/", sync_to_thread=True, summary="ExSoS of one bank (mode 1)")
     def bank(
@@ -126,12 +149,11 @@ class ExSoSController(Controller):
         request: Request,
         site: FromPath[int],
         bank: FromPath[int],
-        start_time: str | None = START,
-        end_time: str | None = END,
+        window: NamedDependency[WindowQuery],
         width: str | None = WIDTH,
     ) -> list[ExSoSItem]:
         series = _series(request, site, bank)
-        return _exsos(request, series, BANK_MODE, start_time, end_time, width)
+        return _exsos(request, series, BANK_MODE, window, width)
 
     @get("/{bank:int}/racks/", sync_to_thread=True, summary="ExSoS of every rack (mode 2)")
     def bank_racks(
@@ -139,12 +161,11 @@ class ExSoSController(Controller):
         request: Request,
         site: FromPath[int],
         bank: FromPath[int],
-        start_time: str | None = START,
-        end_time: str | None = END,
+        window: NamedDependency[WindowQuery],
         width: str | None = WIDTH,
     ) -> list[ExSoSItem]:
         series = _series(request, site, bank)
-        return _exsos(request, series, RACK_MODE, start_time, end_time, width)
+        return _exsos(request, series, RACK_MODE, window, width)
 
     @get("/{bank:int}/racks/{rack:int}/", sync_to_thread=True, summary="ExSoS of one rack")
     def rack(
@@ -153,19 +174,19 @@ class ExSoSController(Controller):
         site: FromPath[int],
         bank: FromPath[int],
         rack: FromPath[int],
-        start_time: str | None = START,
-        end_time: str | None = END,
+        window: NamedDependency[WindowQuery],
         width: str | None = WIDTH,
     ) -> list[ExSoSItem]:
         series = _series(request, site, bank, rack)
-        return _exsos(request, series, RACK_MODE, start_time, end_time, width)
+        return _exsos(request, series, RACK_MODE, window, width)
 
 
 PERIOD = QueryParameter(
     name="period",
     default=None,
     description="1, 7 or 30 days ending at end-time (default 1; end-time defaults to the start "
-    "of the site's current local day)",
+    "of the site's current local day). Not with date, which is the one-day window of that "
+    "local day",
 )
 CHARGE_STATUS = QueryParameter(
     name="charge-status",
@@ -177,27 +198,28 @@ CHARGE_STATUS = QueryParameter(
 def _socp(
     request: Request,
     series: Series,
+    window: WindowQuery,
     period: str | None,
     status: str | None,
-    start: str | None,
-    end: str | None,
 ) -> list[SoCPItem]:
-    window = parse_socp_window(period, start, end, series.tz, datetime.now(UTC))
-    check_budget(series, window)
+    found = parse_socp_window(period, window, series.tz, datetime.now(UTC))
+    check_budget(series, found)
     charge_status = parse_charge_status(status)
     with request.app.state.pool.connection() as conn:
-        return rack_socp(conn, series, window, charge_status)
+        return rack_socp(conn, series, found, charge_status)
 
 
 class SoCPController(Controller):
     path = "/api/ess/stats/socp/operating-sites/{site:int}/banks/{bank:int}/racks"
     tags = ["safety"]
+    dependencies = WINDOW
     description = (
         "SoCP (State of Cell Position): per rack, operating state and SoC decile, how often "
         "each cell position was the rack's highest (max) and lowest (min) cell voltage, with "
         "the mean voltage, temperature and current at those moments. A cell that is often the "
         "max while charging or the min while discharging is a weak cell. Give period (and "
-        "end-time) or start-time and end-time."
+        "end-time), start-time and end-time, or date (one local day: period 1 ending at the "
+        "next local midnight)."
     )
 
     @get("/", sync_to_thread=True, summary="SoCP of every rack of a bank")
@@ -206,13 +228,12 @@ class SoCPController(Controller):
         request: Request,
         site: FromPath[int],
         bank: FromPath[int],
+        window: NamedDependency[WindowQuery],
         period: str | None = PERIOD,
         charge_status: str | None = CHARGE_STATUS,
-        start_time: str | None = START,
-        end_time: str | None = END,
     ) -> list[SoCPItem]:
         series = _series(request, site, bank)
-        return _socp(request, series, period, charge_status, start_time, end_time)
+        return _socp(request, series, window, period, charge_status)
 
     @get("/{rack:int}/", sync_to_thread=True, summary="SoCP of one rack")
     def rack(
@@ -221,13 +242,12 @@ class SoCPController(Controller):
         site: FromPath[int],
         bank: FromPath[int],
         rack: FromPath[int],
+        window: NamedDependency[WindowQuery],
         period: str | None = PERIOD,
         charge_status: str | None = CHARGE_STATUS,
-        start_time: str | None = START,
-        end_time: str | None = END,
     ) -> list[SoCPItem]:
         series = _series(request, site, bank, rack)
-        return _socp(request, series, period, charge_status, start_time, end_time)
+        return _socp(request, series, window, period, charge_status)
 
 
 START_DATE = QueryParameter(name="start-date", default=None, description="First day, YYYY-MM-DD")
