@@ -17,6 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from litestar import Litestar, get
+from litestar.params import FromPath
 from litestar.testing import TestClient
 
 from api.app import create_app
@@ -180,7 +181,7 @@ def test_every_route_is_raw_unless_listed_as_public(anonymous_client):
 
 def test_a_new_endpoint_is_protected_by_default():
     @get("/api/ess/brand-new/{site:int}/thing", sync_to_thread=False)
-    def brand_new(site: int) -> dict:
+    def brand_new(site: FromPath[int]) -> dict:
         return {"site": site}
 
     app = Litestar(
@@ -232,7 +233,7 @@ def test_rs256_tokens_verify_with_the_public_key_and_alg_confusion_fails():
     )
 
     @get("/api/ess/operating-sites/{site:int}/secret", sync_to_thread=False)
-    def secret(site: int) -> dict:
+    def secret(site: FromPath[int]) -> dict:
         return {"ok": True}
 
     settings = Settings(access=AccessSettings(jwt_secret=None, jwt_public_key=public_pem))

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Controller, Request, Response, get
-from litestar.di import Provide
-from litestar.params import QueryParameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, QueryParameter
 
 from api.analytics.aggregates import (
     COMPONENTS,
@@ -156,8 +156,8 @@ class AggregateController(Controller):
     def aggregate(
         self,
         request: Request,
-        site: int,
-        buckets: BucketQuery,
+        site: FromPath[int],
+        buckets: NamedDependency[BucketQuery],
         component: str = QueryParameter(name="component", description="bank, rack, pcs or etc"),
         metrics: str | None = QueryParameter(
             name="metrics", default=None, description="e.g. avg:rack_soc,max:rack_current"
@@ -170,13 +170,21 @@ class AggregateController(Controller):
 
     @get("/banks/{bank:int}/stats/avg-bank-soc/", sync_to_thread=True, summary="Average bank SoC")
     def avg_bank_soc(
-        self, request: Request, site: int, bank: int, buckets: BucketQuery
+        self,
+        request: Request,
+        site: FromPath[int],
+        bank: FromPath[int],
+        buckets: NamedDependency[BucketQuery],
     ) -> Response:
         return answer(request, self._bank(request, site, bank, "avg:bank_soc", buckets))
 
     @get("/banks/{bank:int}/stats/avg-bank-soh/", sync_to_thread=True, summary="Average bank SoH")
     def avg_bank_soh(
-        self, request: Request, site: int, bank: int, buckets: BucketQuery
+        self,
+        request: Request,
+        site: FromPath[int],
+        bank: FromPath[int],
+        buckets: NamedDependency[BucketQuery],
     ) -> Response:
         return answer(request, self._bank(request, site, bank, "avg:bank_soh", buckets))
 
@@ -186,7 +194,11 @@ class AggregateController(Controller):
         summary="Average bank power",
     )
     def avg_bank_power(
-        self, request: Request, site: int, bank: int, buckets: BucketQuery
+        self,
+        request: Request,
+        site: FromPath[int],
+        bank: FromPath[int],
+        buckets: NamedDependency[BucketQuery],
     ) -> Response:
         return answer(request, self._bank(request, site, bank, "avg:bank_power", buckets))
 
@@ -196,7 +208,12 @@ class AggregateController(Controller):
         summary="Average rack SoC",
     )
     def avg_rack_soc(
-        self, request: Request, site: int, bank: int, rack: int, buckets: BucketQuery
+        self,
+        request: Request,
+        site: FromPath[int],
+        bank: FromPath[int],
+        rack: FromPath[int],
+        buckets: NamedDependency[BucketQuery],
     ) -> Response:
         return answer(request, self._rack(request, site, bank, rack, "avg:rack_soc", buckets))
 
@@ -206,7 +223,12 @@ class AggregateController(Controller):
         summary="Average rack SoH",
     )
     def avg_rack_soh(
-        self, request: Request, site: int, bank: int, rack: int, buckets: BucketQuery
+        self,
+        request: Request,
+        site: FromPath[int],
+        bank: FromPath[int],
+        rack: FromPath[int],
+        buckets: NamedDependency[BucketQuery],
     ) -> Response:
         return answer(request, self._rack(request, site, bank, rack, "avg:rack_soh", buckets))
 

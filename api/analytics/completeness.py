@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import msgspec
 from litestar import Controller, Request, get
-from litestar.params import QueryParameter
+from litestar.params import FromPath, QueryParameter
 
 from api.errors import bad_parameter
 from api.params import parse_date, parse_duration
@@ -58,7 +58,7 @@ class CompletenessController(Controller):
     def completeness(
         self,
         request: Request,
-        site: int,
+        site: FromPath[int],
         start_date: str | None = QueryParameter(name="start-date", default=None),
         end_date: str | None = QueryParameter(
             name="end-date", default=None, description="Last day included (default start-date)"

@@ -171,14 +171,14 @@ class AccessPolicy(InitPlugin, ReceiveRoutePlugin):
                 f"analytics, or {SCOPE_DEID}; an optional `sites` claim limits the sites. "
                 "Mint one with `ess token`.",
             )
-            components = app_config.openapi_config.components
-            app_config.openapi_config = replace(
-                app_config.openapi_config,
-                components=[
-                    *(components if isinstance(components, list) else [components]),
-                    Components(security_schemes={SCHEME: scheme}),
-                ],
-            )
+            # set in place: dataclasses.replace would run OpenAPIConfig.__post_init__ again,
+            # which warns about the deprecated attributes the first run filled in
+            config = app_config.openapi_config
+            components = config.components
+            config.components = [
+                *(components if isinstance(components, list) else [components]),
+                Components(security_schemes={SCHEME: scheme}),
+            ]
         return app_config
 
     def receive_route(self, route: BaseRoute) -> None:

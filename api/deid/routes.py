@@ -13,7 +13,7 @@ from __future__ import annotations
 import msgspec
 from litestar import Controller, Request, get
 from litestar.openapi.spec import Example
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, QueryParameter
 
 from api.catalog.model import Catalog
 from api.deid.model import SCHEMA, DeidCatalog, DeidView, deid_dataset
@@ -93,9 +93,9 @@ def deid_dataset_for(request: Request, site_id: int, component: str) -> Dataset:
 
 # the operating data's parameter documentation names raw columns; here only published names
 PUBLISHED_NAME_DOCS = {
-    "fields": Parameter(
-        str | None,
-        query="fields",
+    "fields": QueryParameter(
+        name="fields",
+        annotation=str | None,
         required=False,
         description="Comma-separated published names to return, in this order (listed by "
         "GET /api/ess/di/operating-sites/{site}/; sensitive columns go by their token, e.g. "
@@ -103,9 +103,9 @@ PUBLISHED_NAME_DOCS = {
         "a 400 listing the valid ones.",
         examples=[Example(value="rack_soc,rack_voltage,rack_current")],
     ),
-    "omit": Parameter(
-        str | None,
-        query="omit",
+    "omit": QueryParameter(
+        name="omit",
+        annotation=str | None,
         required=False,
         description="Comma-separated published names to leave out.",
         examples=[Example(value="rack_soh")],
