@@ -123,10 +123,15 @@ def catalog(conn: psycopg.Connection) -> Catalog:
     return load_catalog(conn)
 
 
-def test_settings(**access) -> Settings:
+def settings_for_tests(**access) -> Settings:
     """Settings of a test app: the test JWT secret, no rate limit unless asked for."""
     options = {"jwt_secret": TEST_JWT_SECRET, "rate_limit_burst": 0, **access}
     return Settings(environment="development", access=AccessSettings(**options))
+
+
+# the old name, still imported (as app_settings) by the operating-data tests; a test_* name
+# imported into a test module is collected as a test, so new code uses settings_for_tests
+test_settings = settings_for_tests
 
 
 def bearer(scopes=SCOPES, sites: list[int] | None = None, expires_s: float = 3600) -> dict:
@@ -140,7 +145,7 @@ def client(pool) -> Iterator[TestClient]:
     """An API client that sends a token with every scope for every site (access control has
     its own tests, which build anonymous clients); create scratch sites before asking for it
     (the catalog is read at startup)."""
-    with TestClient(app=create_app(pool=pool, settings=test_settings())) as client:
+    with TestClient(app=create_app(pool=pool, settings=settings_for_tests())) as client:
         client.headers.update(bearer())
         yield client
 
@@ -148,5 +153,5 @@ def client(pool) -> Iterator[TestClient]:
 @pytest.fixture
 def anonymous_client(pool) -> Iterator[TestClient]:
     """An API client without a token."""
-    with TestClient(app=create_app(pool=pool, settings=test_settings())) as client:
+    with TestClient(app=create_app(pool=pool, settings=settings_for_tests())) as client:
         yield client

@@ -30,7 +30,7 @@ from api.cli import main
 from api.config import Settings
 from api.deid import dev_key
 from api.errors import EXCEPTION_HANDLERS
-from tests.conftest import TEST_JWT_SECRET, bearer, test_settings
+from tests.conftest import TEST_JWT_SECRET, bearer, settings_for_tests
 
 RAW = "/api/ess/operating-sites/2/banks/1/"
 RAW_PARAMS = {"date": "2001-01-01"}
@@ -112,7 +112,7 @@ def test_public_endpoints_are_open_but_refuse_a_bad_token(anonymous_client, path
 @pytest.fixture
 def token_required_client(pool):
     with TestClient(
-        app=create_app(pool=pool, settings=test_settings(public_requires_token=True))
+        app=create_app(pool=pool, settings=settings_for_tests(public_requires_token=True))
     ) as client:
         yield client
 
@@ -186,7 +186,7 @@ def test_a_new_endpoint_is_protected_by_default():
 
     app = Litestar(
         route_handlers=[brand_new],
-        plugins=[AccessPolicy(test_settings())],
+        plugins=[AccessPolicy(settings_for_tests())],
         exception_handlers=EXCEPTION_HANDLERS,
     )
     with TestClient(app=app) as client:
@@ -206,7 +206,7 @@ def test_a_site_limited_token_cannot_use_routes_without_a_site():
 
     app = Litestar(
         route_handlers=[everything],
-        plugins=[AccessPolicy(test_settings())],
+        plugins=[AccessPolicy(settings_for_tests())],
         exception_handlers=EXCEPTION_HANDLERS,
     )
     with TestClient(app=app) as client:
@@ -257,7 +257,7 @@ def test_rs256_tokens_verify_with_the_public_key_and_alg_confusion_fails():
 
 
 def test_rate_limit_answers_429_with_retry_after(pool):
-    settings = test_settings(rate_limit_burst=3, rate_limit_per_second=0.05)
+    settings = settings_for_tests(rate_limit_burst=3, rate_limit_per_second=0.05)
     with TestClient(app=create_app(pool=pool, settings=settings)) as client:
         statuses = [client.get(CATALOG).status_code for _ in range(3)]
         assert statuses == [200, 200, 200]
