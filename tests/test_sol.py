@@ -111,7 +111,7 @@ def test_rack_level(conn, site):
     assert all(r[1] == pytest.approx(87.5) for r in rows)
 
 
-def test_sol_endpoint(site, client):
+def test_sol_endpoint(site, client, pool):
     url = f"/api/ess/stats/forecasting-sol/operating-sites/{site}/banks/"
     params = {"start-date": "2023-02-01", "end-date": "2023-02-19", "fit-days": "30"}
     answer = client.get(url, params=params)
@@ -125,7 +125,7 @@ def test_sol_endpoint(site, client):
         "operating_site": site,
         "bank_id": 1,
         "rack_id": None,
-        "value": pytest.approx((soh_line(31) - 80) * 5),
+        "value": 91.9,  # (98.38 - 80) x 5 without the float noise of the mean
         "top_limit_value": None,
         "bottom_limit_value": None,
         "kind": "observed",
@@ -134,6 +134,21 @@ def test_sol_endpoint(site, client):
     assert (model["bank_id"], model["origin"], model["fit_days_with_data"]) == (2, "2023-02-09", 30)
     assert model["backtest"]["origin"] == "2023-01-26"
     assert model["backtest"]["mae_trend"] < model["backtest"]["mae_persistence"]
+    assert model["slope_per_day"] == pytest.approx(-0.1, abs=0.01)
+    forecast = [i for i in body["items"] if i["bank_id"] == 2 and i["kind"] == "forecast"]
+    assert len(forecast) == 10
+    for item in forecast:  # rounded to 3 decimals, the band around the value
+        values = (item["bottom_limit_value"], item["value"], item["top_limit_value"])
+        assert values == tuple(round(v, 3) for v in values) and values == tuple(sorted(values))
+    with pool.connection() as conn:
+        exact = conn.execute(
+            "SELECT value, top_limit_value FROM ess.sol_forecast(%s, 2, NULL, %s, %s, 30) "
+            "WHERE kind = 'forecast' ORDER BY day",
+            (site, date(2023, 2, 1), date(2023, 2, 19)),
+        ).fetchall()
+    assert [(i["value"], i["top_limit_value"]) for i in forecast] == [
+        (round(value, 3), round(top, 3)) for value, top in exact
+    ]
 
     one = client.get(url + "2/", params=params).json()
     assert {i["bank_id"] for i in one["items"]} == {2}

@@ -18,6 +18,10 @@ FIT_DAYS_DEFAULT = 90
 FIT_DAYS_RANGE = (7, 730)
 HOLDOUT_DAYS = 14
 
+# SoL is in percent points (SoH in 0.1 % steps moves it by 0.5): 3 decimals drop only the
+# double-precision noise of the means (63.99999999999956); the slope is per day, so finer
+SOL_DECIMALS = 3
+SLOPE_DECIMALS = 5
 FORECAST_SQL = "SELECT * FROM ess.sol_forecast(%s, %s, %s, %s, %s, %s)"
 MODELS_SQL = "SELECT * FROM ess.sol_models(%s, %s, %s, %s, %s, %s, %s)"
 
@@ -97,6 +101,10 @@ METHOD = (
 )
 
 
+def _rounded(value: float | None, decimals: int = SOL_DECIMALS) -> float | None:
+    return None if value is None else round(value, decimals)
+
+
 def forecast_sol(
     conn: psycopg.Connection, series: Series, first: date, last: date, fit_days: int
 ) -> SoLAnswer:
@@ -104,7 +112,10 @@ def forecast_sol(
     rows = conn.execute(
         FORECAST_SQL, (site, series.bank, series.rack, first, last, fit_days)
     ).fetchall()
-    items = [SoLItem(day, site, bank, rack, *values) for bank, rack, day, *values in rows]
+    items = [
+        SoLItem(day, site, bank, rack, _rounded(value), _rounded(top), _rounded(bottom), kind)
+        for bank, rack, day, value, top, bottom, kind in rows
+    ]
     models = []
     for row in conn.execute(
         MODELS_SQL, (site, series.bank, series.rack, first, last, fit_days, HOLDOUT_DAYS)
@@ -113,8 +124,25 @@ def forecast_sol(
         tested_at, holdout, mae_trend, mae_persistence, coverage = row[9:]
         backtest = None
         if tested_at is not None:
-            backtest = Backtest(tested_at, holdout, mae_trend, mae_persistence, coverage)
+            backtest = Backtest(
+                tested_at,
+                holdout,
+                _rounded(mae_trend),
+                _rounded(mae_persistence),
+                _rounded(coverage),
+            )
         models.append(
-            TrendModel(bank, rack, origin, fit_start, n, slope, intercept, se, t_quantile, backtest)
+            TrendModel(
+                bank,
+                rack,
+                origin,
+                fit_start,
+                n,
+                _rounded(slope, SLOPE_DECIMALS),
+                _rounded(intercept),
+                _rounded(se),
+                _rounded(t_quantile, 4),  # as the table of ess.student_t_975
+                backtest,
+            )
         )
     return SoLAnswer(site, METHOD, fit_days, items, models)
