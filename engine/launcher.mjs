@@ -24,6 +24,11 @@ const { values } = parseArgs({
 mkdirSync(values['data-dir'], { recursive: true });
 const db = await PGlite.create(values['data-dir'], { extensions: { timescaledb } });
 await db.exec('CREATE EXTENSION IF NOT EXISTS timescaledb');
+// There are no shared_preload_libraries here: on a restart with an existing data directory the
+// statement above does nothing and the library stays unloaded, so TimescaleDB's settings are
+// unknown and the first continuous-aggregate statement fails ("not supported under the current
+// license") or takes the engine down. Load it explicitly, every start.
+await db.exec("LOAD 'timescaledb'");
 // Queries from all connections are serialised onto PGlite's single session by the socket
 // server's queue. More than one connection must be allowed anyway: the default of 1 refuses a
 // new client until the previous one's close has been processed, and the API, the `ess` command
