@@ -22,7 +22,15 @@ import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from common import bench_database, engine_version, machine, median_ms, timed
+from common import (
+    bench_database,
+    drop_scratch_site,
+    engine_version,
+    machine,
+    median_ms,
+    scratch_site,
+    timed,
+)
 
 from api.analytics.aggregates import AggregateRequest, Metric, Plan, load_levels, plan, run
 from api.catalog.model import load_catalog
@@ -57,30 +65,12 @@ FROM generate_series(%(day)s::timestamptz, %(day)s::timestamptz + interval '8639
 """
 
 
-def scratch_site(conn) -> int:
-    site_id = conn.execute(
-        "SELECT greatest(coalesce(max(site_id), 0) + 1, 9100) FROM ess.site"
-    ).fetchone()[0]
-    conn.execute(
-        "SELECT ess.add_site_like(%s::smallint, %s, %s, 2::smallint, ARRAY[1]::smallint[])",
-        (site_id, f"aggbench{site_id}", f"Aggregate bench {site_id}"),
-    )
-    return site_id
-
-
-def drop_scratch_site(conn, site_id: int, end: datetime) -> None:
-    conn.execute("DELETE FROM ess.rack WHERE site_id = %s", (site_id,))
-    refresh_aggregates(conn, START, end)
-    for table in ("site_column", "site_bank", "site"):
-        conn.execute(f"DELETE FROM ess.{table} WHERE site_id = %s", (site_id,))
-
-
 def bench(url: str, days: int, repetitions: int) -> None:
     end = START + timedelta(days=days)
     with connect(url) as conn:
         print(f"engine: {engine_version(conn)}")
         print(f"machine: {machine()}")
-        site_id = scratch_site(conn)
+        site_id = scratch_site(conn, "aggbench", (1,))
         try:
             began = time.perf_counter()
             for day in range(days):
@@ -120,7 +110,7 @@ def bench(url: str, days: int, repetitions: int) -> None:
             for label, source in sources:
                 timings[label], results[label] = timed(lambda s=source: run(conn, s), repetitions)
         finally:
-            drop_scratch_site(conn, site_id, end)
+            drop_scratch_site(conn, site_id, refresh=(START, end))
 
     reference = results["ess.rack (raw rows)"]
     assert len(reference) == days * 24

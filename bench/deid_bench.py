@@ -22,7 +22,7 @@ import logging
 import time
 from datetime import timedelta
 
-from common import bench_database, engine_version, machine, median_ms, timed
+from common import bench_database, engine_version, machine, median_ms, scratch_site, timed
 from litestar.testing import TestClient
 
 from api.app import create_app
@@ -74,11 +74,7 @@ def main() -> None:
     with bench_database(args.database_url) as url:
         with connect(url) as conn:
             print(f"engine: {engine_version(conn)}\nmachine: {machine()}")
-            site = conn.execute(
-                "SELECT ess.add_site_like((SELECT coalesce(max(site_id), 800) + 1 FROM ess.site"
-                " WHERE site_id > 800)::smallint, 'bench' || clock_timestamp()::text, 'Bench',"
-                " 2::smallint, '{3}'::smallint[])"
-            ).fetchone()[0]
+            site = scratch_site(conn, "deidbench", (3,))
             conn.execute(ROWS_SQL, {"site": site, "seconds": args.hours * 3600})
             began = time.perf_counter()
             created = apply_views(conn, KEY)
@@ -132,29 +128,27 @@ def main() -> None:
         window = {"start-time": f"{DAY}T00:00:00", "end-time": f"{DAY}T{args.hours:02d}:00:00"}
         with TestClient(app=create_app(pool=pool, settings=settings)) as client:
 
-            def get(path: str, **kwargs) -> bytes:
-                response = client.get(path, **kwargs)
+            def get(path: str, params: dict, **kwargs) -> bytes:
+                response = client.get(path, params=params, **kwargs)
                 assert response.status_code == 200, response.text
                 return response.content
 
-            page = {"page_size": 1000, **window}
-            raw_page, di_page, _, _ = interleaved(
-                lambda: get(
-                    f"/api/ess/operating-sites/{site}/banks/1/racks/2/",
-                    params=page,
-                    headers=headers,
-                ),
-                lambda: get(f"/api/ess/di/operating-sites/{site}/banks/1/racks/2/", params=page),
+            def raw_and_deidentified(raw_path: str, params: dict, repetitions: int):
+                """The raw URL with the token, the same URL under di/ without one."""
+                di_path = raw_path.replace("/operating-sites/", "/di/operating-sites/")
+                return interleaved(
+                    lambda: get(raw_path, params, headers=headers),
+                    lambda: get(di_path, params),
+                    repetitions,
+                )
+
+            raw_page, di_page, _, _ = raw_and_deidentified(
+                f"/api/ess/operating-sites/{site}/banks/1/racks/2/",
+                {"page_size": 1000, **window},
                 args.repetitions * 4,
             )
-            raw_csv, di_csv, raw_body, di_body = interleaved(
-                lambda: get(
-                    f"/api/ess/download/operating-sites/{site}/rack/",
-                    params=window,
-                    headers=headers,
-                ),
-                lambda: get(f"/api/ess/download/di/operating-sites/{site}/rack/", params=window),
-                args.repetitions,
+            raw_csv, di_csv, raw_body, di_body = raw_and_deidentified(
+                f"/api/ess/download/operating-sites/{site}/rack/", window, args.repetitions
             )
         pool.close()
         print(

@@ -22,23 +22,17 @@ and prints rows/s, the ratios, the engine version and the machine.
 from __future__ import annotations
 
 import argparse
-import os
 import platform
-import tempfile
 import time
 from datetime import date, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from load_bench import free_port, machine  # the sibling benchmark (same folder)
+from common import bench_database, engine_version, machine, scratch_site
 from psycopg import sql
 
-from api.config import REPO_ROOT
 from api.db import connect
 from api.demo import DEFAULT_DEMO, generate
 from api.demo.generator import check_interval
-from api.engine import EmbeddedEngine, is_embedded
-from api.migrate import migrate
 from api.params import local_midnight, parse_duration
 
 TEMPLATE_SITE = 2
@@ -46,17 +40,6 @@ RACKS = (9, 8)
 SEOUL = ZoneInfo("Asia/Seoul")
 DAY = date(2023, 3, 1)
 ROUNDS = 2
-
-
-def scratch_site(conn) -> int:
-    site_id = 9100
-    while conn.execute("SELECT 1 FROM ess.site WHERE site_id = %s", (site_id,)).fetchone():
-        site_id += 1
-    conn.execute(
-        "SELECT ess.add_site_like(%s::smallint, %s, %s, %s::smallint, %s::smallint[])",
-        (site_id, f"dbench{site_id}", f"Demo bench {site_id}", TEMPLATE_SITE, list(RACKS)),
-    )
-    return site_id
 
 
 def day_window(offset: int):
@@ -130,18 +113,13 @@ def line(label: str, rows: int, seconds: float) -> None:
 
 def run(url: str, step: timedelta) -> None:
     with connect(url) as conn:
-        version = conn.execute("SELECT version()").fetchone()[0]
-        timescale = conn.execute(
-            "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
-        ).fetchone()[0]
-        kind = "embedded PGlite, WebAssembly" if is_embedded(version) else "server"
-        print(f"engine: {version.split(' on ')[0]} ({kind}), TimescaleDB {timescale}")
+        print(f"engine: {engine_version(conn)}")
         print(f"machine: {machine()}, Python {platform.python_version()}")
         print(
             f"scratch site like site {TEMPLATE_SITE}, racks {RACKS}, "
             f"one local day at {step.total_seconds():g} s\n"
         )
-        site_id = scratch_site(conn)
+        site_id = scratch_site(conn, "demobench", RACKS, TEMPLATE_SITE)
         conn.execute(
             "SELECT count(*) FROM ess.demo_plan_anomalies(%s::smallint, %s, %s, 1)",
             (site_id, day_window(0)[0], day_window(ROUNDS * 3)[1]),
@@ -188,22 +166,12 @@ def run(url: str, step: timedelta) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--interval", default="10s", help="row interval (default: 10s)")
-    parser.add_argument("--database-url", default=os.environ.get("ESS_BENCH_DATABASE_URL"))
+    parser.add_argument("--database-url")
     args = parser.parse_args()
     step = parse_duration(args.interval, "--interval")
     check_interval(step)
-    if args.database_url:
-        run(args.database_url, step)
-        return
-    with tempfile.TemporaryDirectory(prefix="ess-demo-bench-engine-") as tmp:
-        engine = EmbeddedEngine(Path(tmp) / "engine", port=free_port())
-        engine.start()
-        try:
-            with connect(engine.url) as conn:
-                migrate(conn, REPO_ROOT / "sql")
-            run(engine.url, step)
-        finally:
-            engine.stop()
+    with bench_database(args.database_url) as url:
+        run(url, step)
 
 
 if __name__ == "__main__":

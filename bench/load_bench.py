@@ -21,59 +21,26 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import platform
 import random
-import socket
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from common import bench_database, drop_scratch_site, engine_version, machine, scratch_site
 from psycopg import sql
 
 from api.catalog.model import load_catalog
-from api.config import REPO_ROOT
 from api.db import connect
-from api.engine import EmbeddedEngine, is_embedded
 from api.loader.load import Loader, encode_batch
 from api.loader.pgbinary import PackedArray, register
 from api.loader.plan import plan_file
-from api.migrate import migrate
 
 TEMPLATE_SITE = 2
 RACKS = (9, 8)
 SEOUL = "+09:00"
 DAY = timedelta(days=1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
-
-
-def scratch_site(conn) -> int:
-    site_id = 9000
-    while conn.execute("SELECT 1 FROM ess.site WHERE site_id = %s", (site_id,)).fetchone():
-        site_id += 1
-    conn.execute(
-        "SELECT ess.add_site_like(%s::smallint, %s, %s, %s::smallint, %s::smallint[])",
-        (site_id, f"bench{site_id}", f"Load bench {site_id}", TEMPLATE_SITE, list(RACKS)),
-    )
-    return site_id
 
 
 def rack_value(column: str, value_type: str, rng: random.Random, second: int) -> str:
@@ -195,12 +162,7 @@ def raw_array_insert(conn, site, plan, converted, shift: timedelta) -> float:
 
 def run(url: str, rows: int, batch_sizes: list[int | None], repeat: int) -> None:
     with connect(url) as conn:
-        migrate(conn, REPO_ROOT / "sql")
-        version = conn.execute("SELECT version()").fetchone()[0]
-        timescale = conn.execute(
-            "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
-        ).fetchone()[0]
-        site_id = scratch_site(conn)
+        site_id = scratch_site(conn, "loadbench", RACKS, TEMPLATE_SITE)
         site = load_catalog(conn).require_site(site_id)
         try:
             with tempfile.TemporaryDirectory(prefix="ess-load-bench-") as tmp:
@@ -213,8 +175,7 @@ def run(url: str, rows: int, batch_sizes: list[int | None], repeat: int) -> None
                     f"CSV: {written:,} rows x {len(site.columns['rack']) + 1} columns, "
                     f"{size_mb:.0f} MB, written in {time.perf_counter() - started:.1f} s"
                 )
-                kind = "embedded PGlite, WebAssembly" if is_embedded(version) else "server"
-                print(f"engine: {version.split(' on ')[0]} ({kind}), TimescaleDB {timescale}")
+                print(f"engine: {engine_version(conn)}")
                 print(f"machine: {machine()}, Python {platform.python_version()}")
                 print(f"best of {repeat} runs, each into a fresh time range\n")
                 # every run writes its own days: 2 per slot, the CSV covers less than one
@@ -260,12 +221,7 @@ def run(url: str, rows: int, batch_sizes: list[int | None], repeat: int) -> None
                     report_line("ess load, same file again", written, second.seconds)
                     print(f"    {second.inserted:,} inserted, {second.skipped:,} skipped")
         finally:
-            conn.execute("DELETE FROM ess.rack WHERE site_id = %s", (site_id,))
-            for table in ("site_column", "site_bank", "site"):
-                conn.execute(
-                    sql.SQL("DELETE FROM ess.{} WHERE site_id = %s").format(sql.Identifier(table)),
-                    (site_id,),
-                )
+            drop_scratch_site(conn, site_id)
 
 
 def plan_for(site, csv_path: Path):
@@ -306,19 +262,10 @@ def main() -> None:
         help="rows per INSERT; repeat to compare sizes (default: the loader's own choice)",
     )
     parser.add_argument("--repeat", type=int, default=2, help="runs per measurement (best)")
-    parser.add_argument("--database-url", default=os.environ.get("ESS_BENCH_DATABASE_URL"))
+    parser.add_argument("--database-url")
     args = parser.parse_args()
-    batch_sizes = args.batch_rows or [None]
-    if args.database_url:
-        run(args.database_url, args.rows, batch_sizes, args.repeat)
-        return
-    with tempfile.TemporaryDirectory(prefix="ess-load-bench-engine-") as tmp:
-        engine = EmbeddedEngine(Path(tmp) / "engine", port=free_port())
-        engine.start()
-        try:
-            run(engine.url, args.rows, batch_sizes, args.repeat)
-        finally:
-            engine.stop()
+    with bench_database(args.database_url) as url:
+        run(url, args.rows, args.batch_rows or [None], args.repeat)
 
 
 if __name__ == "__main__":

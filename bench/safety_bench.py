@@ -18,11 +18,21 @@ temporary directory and throws it away; with one, it removes its scratch sites' 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from common import bench_database, engine_version, machine, median_ms, timed
+from common import (
+    bench_database,
+    drop_scratch_site,
+    engine_version,
+    machine,
+    median_ms,
+    scratch_site,
+    timed,
+)
 
 from api.db import connect
 from api.refresh import refresh_aggregates
@@ -31,6 +41,7 @@ SEOUL = ZoneInfo("Asia/Seoul")
 DAY = datetime(2022, 5, 10, tzinfo=SEOUL)
 MONTH = datetime(2022, 6, 1, tzinfo=SEOUL)
 RACKS = 9
+PLAIN_SCAN = "SELECT count(*) (plain scan)"  # the reference of each part's ratios
 
 # One rack's rows over [start, end) every `step` seconds: a daily charge/discharge cycle with
 # quantised values, cell positions that wander, and the excursions of `anomalies` (rack 3:
@@ -74,24 +85,6 @@ FROM generate_series(%(start)s::timestamptz, %(end)s::timestamptz - interval '1 
 """
 
 
-def scratch_site(conn, code: str) -> int:
-    site_id = conn.execute(
-        "SELECT greatest(coalesce(max(site_id), 0) + 1, 9200) FROM ess.site"
-    ).fetchone()[0]
-    conn.execute(
-        "SELECT ess.add_site_like(%s::smallint, %s, %s, 2::smallint, ARRAY[%s]::smallint[])",
-        (site_id, f"{code}{site_id}", f"Safety bench {site_id}", RACKS),
-    )
-    return site_id
-
-
-def drop_scratch_site(conn, site_id: int, start: datetime, end: datetime) -> None:
-    conn.execute("DELETE FROM ess.rack WHERE site_id = %s", (site_id,))
-    refresh_aggregates(conn, start, end)
-    for table in ("site_column", "site_bank", "site"):
-        conn.execute(f"DELETE FROM ess.{table} WHERE site_id = %s", (site_id,))
-
-
 def generate(conn, site: int, start: datetime, days: int, step: int) -> int:
     began = time.perf_counter()
     for day in range(days):
@@ -118,6 +111,17 @@ def generate(conn, site: int, start: datetime, days: int, step: int) -> int:
     return rows
 
 
+@contextlib.contextmanager
+def generated_site(conn, label: str, start: datetime, days: int, step: int) -> Iterator[tuple]:
+    """(site, rows): a scratch site with `days` days of rows every `step` seconds from
+    `start`, removed afterwards."""
+    site = scratch_site(conn, label, (RACKS,))
+    try:
+        yield site, generate(conn, site, start, days, step)
+    finally:
+        drop_scratch_site(conn, site, refresh=(start, start + timedelta(days=days)))
+
+
 def run_queries(conn, queries: dict, repetitions: int) -> tuple[dict, dict]:
     """queries: label -> (statement, parameters, rows it covers)."""
     timings, answers = {}, {}
@@ -128,10 +132,10 @@ def run_queries(conn, queries: dict, repetitions: int) -> tuple[dict, dict]:
     return timings, answers
 
 
-def report(title: str, queries: dict, timings: dict[str, list[float]], reference: str) -> None:
+def report(title: str, queries: dict, timings: dict[str, list[float]]) -> None:
     """rows/s: the rows each query covers (its racks and window) per second."""
-    base = median_ms(timings[reference])
-    print(f"\n{title}; ratio = time / time of {reference}")
+    base = median_ms(timings[PLAIN_SCAN])
+    print(f"\n{title}; ratio = time / time of {PLAIN_SCAN}")
     print(f"{'query':<58}{'median ms':>11}{'rows/s':>14}{'ratio':>9}")
     for label, times in timings.items():
         ms = median_ms(times)
@@ -140,13 +144,10 @@ def report(title: str, queries: dict, timings: dict[str, list[float]], reference
 
 
 def bench_sos(conn, repetitions: int) -> None:
-    site = scratch_site(conn, "sosbench")
-    end = DAY + timedelta(days=1)
-    try:
-        rows = generate(conn, site, DAY, 1, 1)
-        window = (site, DAY, end)
+    with generated_site(conn, "sosbench", DAY, 1, 1) as (site, rows):
+        window = (site, DAY, DAY + timedelta(days=1))
         queries = {
-            "SELECT count(*) (plain scan)": (
+            PLAIN_SCAN: (
                 "SELECT count(*) FROM ess.rack WHERE site_id = %s AND bank_id = 1 "
                 "AND ts >= %s AND ts < %s",
                 window,
@@ -201,25 +202,19 @@ def bench_sos(conn, repetitions: int) -> None:
         socp = answers["ess.rack_socp one rack, the day (raw rows)"]
         samples = {(r[2], r[3]): r[7] for r in socp}
         assert sum(samples.values()) == rows // RACKS, sum(samples.values())
-    finally:
-        drop_scratch_site(conn, site, DAY, end)
     report(
         f"one bank ({RACKS} racks), one day at 1 Hz: {rows:,} rows, median of {repetitions}",
         queries,
         timings,
-        "SELECT count(*) (plain scan)",
     )
 
 
 def bench_protection(conn, repetitions: int, interval: int) -> None:
-    site = scratch_site(conn, "protbench")
     days = 30
-    end = MONTH + timedelta(days=days)
-    try:
-        rows = generate(conn, site, MONTH, days, interval)
-        window = (site, MONTH, end)
+    with generated_site(conn, "protbench", MONTH, days, interval) as (site, rows):
+        window = (site, MONTH, MONTH + timedelta(days=days))
         queries = {
-            "SELECT count(*) (plain scan)": (
+            PLAIN_SCAN: (
                 "SELECT count(*) FROM ess.rack WHERE site_id = %s AND ts >= %s AND ts < %s",
                 window,
                 rows,
@@ -249,14 +244,11 @@ def bench_protection(conn, repetitions: int, interval: int) -> None:
         assert kinds[("over_temperature", "fault", "threshold")] == days
         assert kinds[("discharge_over_current", "fault", "threshold")] == days
         assert kinds[("voltage_imbalance", "warning", "bms_flag")] == days
-    finally:
-        drop_scratch_site(conn, site, MONTH, end)
     report(
         f"one site ({RACKS} racks), {days} days every {interval} s: {rows:,} rows, "
         f"median of {repetitions}",
         queries,
         timings,
-        "SELECT count(*) (plain scan)",
     )
 
 
