@@ -94,7 +94,10 @@ _site_ids = itertools.count(900)
 
 
 def create_scratch_site(
-    conn: psycopg.Connection, template_site: int = 2, rack_counts: tuple[int, ...] = (3, 2)
+    conn: psycopg.Connection,
+    template_site: int = 2,
+    rack_counts: tuple[int, ...] = (3, 2),
+    timezone: str = "Asia/Seoul",
 ) -> int:
     """Register a fresh site with the columns of a reference site (for module-scoped fixtures
     that hold a pool connection only while they set up)."""
@@ -102,8 +105,15 @@ def create_scratch_site(
     while conn.execute("SELECT 1 FROM ess.site WHERE site_id = %s", (site_id,)).fetchone():
         site_id = next(_site_ids)
     conn.execute(
-        "SELECT ess.add_site_like(%s::smallint, %s, %s, %s::smallint, %s::smallint[])",
-        (site_id, f"test{site_id}", f"Test site {site_id}", template_site, list(rack_counts)),
+        "SELECT ess.add_site_like(%s::smallint, %s, %s, %s::smallint, %s::smallint[], %s)",
+        (
+            site_id,
+            f"test{site_id}",
+            f"Test site {site_id}",
+            template_site,
+            list(rack_counts),
+            timezone,
+        ),
     )
     return site_id
 
@@ -132,6 +142,16 @@ def settings_for_tests(**access) -> Settings:
 # the old name, still imported (as app_settings) by the operating-data tests; a test_* name
 # imported into a test module is collected as a test, so new code uses settings_for_tests
 test_settings = settings_for_tests
+
+
+def assert_problem(response, status: int, parameter: str | None = None) -> dict:
+    """An RFC 9457 problem with this status (naming this parameter, if given); its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    if parameter is not None:
+        assert body["parameter"] == parameter, body
+    return body
 
 
 def bearer(scopes=SCOPES, sites: list[int] | None = None, expires_s: float = 3600) -> dict:

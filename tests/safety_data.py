@@ -90,15 +90,3 @@ def store(conn: psycopg.Connection, table: str, rows: list[dict]) -> int:
     times = [row["ts"] for row in rows]
     refresh_aggregates(conn, min(times), max(times) + timedelta(seconds=1))
     return count
-
-
-def new_site(conn: psycopg.Connection, rack_counts: tuple[int, ...] = (3, 2)) -> int:
-    """A fresh site with site 2's columns (tests never touch the reference sites' data)."""
-    site = conn.execute(
-        "SELECT greatest(coalesce(max(site_id), 0) + 1, 700) FROM ess.site WHERE site_id < 900"
-    ).fetchone()[0]
-    conn.execute(
-        "SELECT ess.add_site_like(%s::smallint, %s, %s, 2::smallint, %s::smallint[])",
-        (site, f"safety{site}", f"Safety test site {site}", list(rack_counts)),
-    )
-    return site

@@ -9,7 +9,6 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import psycopg
 import pytest
 
 from api.analytics.aggregates import (
@@ -23,6 +22,7 @@ from api.analytics.aggregates import (
 from api.catalog.model import Column, Site, load_catalog
 from api.errors import ProblemError
 from api.refresh import refresh_aggregates
+from tests.conftest import assert_problem, create_scratch_site
 
 SEOUL = ZoneInfo("Asia/Seoul")
 DAY1 = datetime(2022, 3, 14, tzinfo=SEOUL)
@@ -62,21 +62,10 @@ WHERE NOT (ts >= %(gap_start)s AND ts < %(gap_end)s)
 """
 
 
-def new_site(conn: psycopg.Connection, rack_counts: tuple[int, ...]) -> int:
-    site_id = conn.execute(
-        "SELECT greatest(coalesce(max(site_id), 0) + 1, 950) FROM ess.site"
-    ).fetchone()[0]
-    conn.execute(
-        "SELECT ess.add_site_like(%s::smallint, %s, %s, 2::smallint, %s::smallint[])",
-        (site_id, f"agg{site_id}", f"Aggregate test site {site_id}", list(rack_counts)),
-    )
-    return site_id
-
-
 @pytest.fixture(scope="module")
 def site_with_rows(pool) -> int:
     with pool.connection() as conn:
-        site_id = new_site(conn, (2,))
+        site_id = create_scratch_site(conn, rack_counts=(2,))
         params = {
             "site": site_id,
             "start": WINDOW[0],
@@ -297,7 +286,7 @@ def test_fill_modes_for_the_empty_hours(site_with_rows, client):
 def test_a_late_row_is_reflected_after_refresh(pool, client):
     start = datetime(2022, 2, 10, 10, tzinfo=SEOUL)
     with pool.connection() as conn:
-        site_id = new_site(conn, (1,))
+        site_id = create_scratch_site(conn, rack_counts=(1,))
         client.app.state.catalog = load_catalog(conn)
         conn.execute(
             "INSERT INTO ess.rack (ts, site_id, bank_id, rack_id, rack_soc) "
@@ -578,9 +567,7 @@ def test_bad_inputs_are_problems_naming_the_parameter(
         f"/api/ess/operating-sites/{site_with_rows}/aggregate/",
         params={k: v for k, v in query.items() if v is not None},
     )
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    assert response.json()["parameter"] == parameter
+    assert_problem(response, status, parameter)
 
 
 def test_unknown_site_bank_and_rack_in_the_specification_urls(site_with_rows, client):
@@ -590,6 +577,4 @@ def test_unknown_site_bank_and_rack_in_the_specification_urls(site_with_rows, cl
         (f"/api/ess/operating-sites/{site_with_rows}/banks/3/stats/avg-bank-power/", "bank"),
         (f"/api/ess/operating-sites/{site_with_rows}/banks/1/racks/3/stats/avg-rack-soh/", "rack"),
     ):
-        response = client.get(path, params=window)
-        assert response.status_code == 404, path
-        assert response.json()["parameter"] == parameter
+        assert_problem(client.get(path, params=window), 404, parameter)

@@ -10,6 +10,7 @@ import pytest
 
 from api.catalog.model import load_catalog
 from api.refresh import refresh_aggregates
+from tests.conftest import assert_problem, create_scratch_site
 
 SEOUL = ZoneInfo("Asia/Seoul")
 DAY = date(2022, 6, 7)
@@ -30,21 +31,10 @@ GAPS = {"rack": 1_000, "pcs": 3_000}  # 1.157 % and 3.472 % missing
 KEYS = {"rack": (", bank_id, rack_id", ", 1, 1"), "pcs": ("", "")}
 
 
-def new_site(conn, rack_counts=(1,), timezone="Asia/Seoul") -> int:
-    site_id = conn.execute(
-        "SELECT greatest(coalesce(max(site_id), 0) + 1, 970) FROM ess.site"
-    ).fetchone()[0]
-    conn.execute(
-        "SELECT ess.add_site_like(%s::smallint, %s, %s, 2::smallint, %s::smallint[], %s)",
-        (site_id, f"cmp{site_id}", f"Completeness test {site_id}", list(rack_counts), timezone),
-    )
-    return site_id
-
-
 @pytest.fixture(scope="module")
 def site_with_gaps(pool) -> int:
     with pool.connection() as conn:
-        site_id = new_site(conn)
+        site_id = create_scratch_site(conn, rack_counts=(1,))
         conn.execute(
             "UPDATE ess.site SET data_since = %s WHERE site_id = %s",
             (DAY - timedelta(days=1), site_id),
@@ -126,7 +116,7 @@ def test_the_sql_function_takes_other_thresholds(site_with_gaps, pool):
 
 def test_today_expects_only_the_elapsed_seconds_and_the_future_nothing(pool, client):
     with pool.connection() as conn:
-        site_id = new_site(conn, rack_counts=(2, 1))
+        site_id = create_scratch_site(conn, rack_counts=(2, 1))
         client.app.state.catalog = load_catalog(conn)
     today = datetime.now(SEOUL).date()
     response = client.get(
@@ -145,7 +135,7 @@ def test_today_expects_only_the_elapsed_seconds_and_the_future_nothing(pool, cli
 def test_a_daylight_saving_day_has_23_hours_and_local_midnights(pool, client):
     berlin = ZoneInfo("Europe/Berlin")
     with pool.connection() as conn:
-        site_id = new_site(conn, timezone="Europe/Berlin")
+        site_id = create_scratch_site(conn, rack_counts=(1,), timezone="Europe/Berlin")
         client.app.state.catalog = load_catalog(conn)
         midnight = datetime(2022, 3, 27, tzinfo=berlin)
         conn.execute(
@@ -167,7 +157,7 @@ def test_a_daylight_saving_day_has_23_hours_and_local_midnights(pool, client):
 
 def test_a_slower_cadence_is_judged_against_its_own_expected_rows(pool, client):
     with pool.connection() as conn:
-        site_id = new_site(conn)
+        site_id = create_scratch_site(conn, rack_counts=(1,))
         client.app.state.catalog = load_catalog(conn)
         conn.execute(  # every 10 s of DAY except 300 of the 8,640 samples (3.47 %)
             "INSERT INTO ess.pcs (ts, site_id) SELECT ts, %s FROM generate_series("
@@ -202,9 +192,7 @@ def test_bad_dates_are_problems_naming_the_parameter(
     site_with_gaps, client, params, parameter, status
 ):
     response = client.get(f"/api/ess/operating-sites/{site_with_gaps}/completeness/", params=params)
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    assert response.json()["parameter"] == parameter
+    assert_problem(response, status, parameter)
 
 
 def test_unknown_site_is_a_404(client):

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.safety_data import new_site, rack_rows, store
+from tests.conftest import assert_problem, create_scratch_site
+from tests.safety_data import rack_rows, store
 
 SEOUL = ZoneInfo("Asia/Seoul")
 T0 = datetime(2022, 8, 1, 13, 0, tzinfo=SEOUL)
@@ -106,7 +107,7 @@ def racks(pool) -> int:
     dead band) with a 0.4 V cell gap (0.75); rack 4 quiet at rest. Bank 2: both racks charging,
     rack 2 at 4.10 V (fault level) and rack 1 at 52.5 C (half way from warning to fault)."""
     with pool.connection() as conn:
-        site = new_site(conn, rack_counts=(4, 2))
+        site = create_scratch_site(conn, rack_counts=(4, 2))
         rows = rack_rows(site, 1, 1, T0, 60, rack_current=50.0, rack_max_cell_voltage=4.075)
         rows += rack_rows(site, 1, 2, T0, 60, rack_current=-40.0, rack_min_cell_voltage=3.10)
         rows += rack_rows(site, 1, 3, T0, 60, rack_current=1.0, rack_cell_voltage_gap=0.4)
@@ -222,6 +223,4 @@ def test_bad_inputs_are_problems(racks, client, path, params, status, parameter)
     answer = client.get(
         f"/api/ess/stats/ex-sos/operating-sites/{racks}/banks/{path}", params=params
     )
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    assert answer.json()["parameter"] == parameter
+    assert_problem(answer, status, parameter)

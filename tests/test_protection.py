@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from tests.safety_data import new_site, rack_rows, store
+from tests.conftest import assert_problem, create_scratch_site
+from tests.safety_data import rack_rows, store
 
 SEOUL = ZoneInfo("Asia/Seoul")
 T0 = datetime(2022, 6, 1, 10, 0, tzinfo=SEOUL)
@@ -34,7 +35,7 @@ def anomalies(pool) -> int:
     over-temperature warning flag; bank 2 rack 1: a voltage imbalance still on at the window's
     end; bank 2 rack 2: charge at +125 A for 10 s."""
     with pool.connection() as conn:
-        site = new_site(conn, rack_counts=(3, 2))
+        site = create_scratch_site(conn, rack_counts=(3, 2))
         store(conn, "rack", anomaly_rows(site))
     return site
 
@@ -335,9 +336,7 @@ def test_date_is_the_local_day(anomalies, client):
 def test_bad_inputs_are_problems(anomalies, client, path, params, status, parameter):
     url = f"/api/ess-feature/protectionmap/operating-sites/{anomalies}{path}"
     answer = client.get(url, params=params)
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    assert answer.json()["parameter"] == parameter
+    assert_problem(answer, status, parameter)
 
 
 def test_unknown_site_is_not_found(client):

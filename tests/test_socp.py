@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.safety_data import new_site, rack_rows, store
+from tests.conftest import assert_problem, create_scratch_site
+from tests.safety_data import rack_rows, store
 
 SEOUL = ZoneInfo("Asia/Seoul")
 T0 = datetime(2022, 9, 5, 8, 0, tzinfo=SEOUL)
@@ -54,7 +55,7 @@ def columns() -> dict:
 @pytest.fixture(scope="module")
 def site(pool) -> int:
     with pool.connection() as conn:
-        created = new_site(conn, rack_counts=(3,))  # rack 3 without rows
+        created = create_scratch_site(conn, rack_counts=(3,))  # rack 3 without rows
         rows = rack_rows(created, 1, 1, T0, 100, **columns())
         rows += rack_rows(created, 1, 2, T0, 10)  # quiet, at rest
         store(conn, "rack", rows)
@@ -191,6 +192,4 @@ def test_date_is_the_one_day_period_of_that_local_day(site, client):
 )
 def test_bad_inputs_are_problems(site, client, path, params, status, parameter):
     answer = client.get(f"/api/ess/stats/socp/operating-sites/{site}/banks/1/{path}", params=params)
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    assert answer.json()["parameter"] == parameter
+    assert_problem(answer, status, parameter)

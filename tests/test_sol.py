@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.safety_data import new_site, rack_rows, store
+from tests.conftest import assert_problem, create_scratch_site
+from tests.safety_data import rack_rows, store
 
 SEOUL = ZoneInfo("Asia/Seoul")
 DAY0 = date(2023, 1, 1)
@@ -30,7 +31,7 @@ def site(pool) -> int:
     """Four rows a day (00, 06, 12, 18 h local) for 40 days: bank 1 on a straight SoH line
     (-0.02 %/day), bank 2 on the same line +-0.05 %; rack 1 of bank 1 at a constant 97.5 %."""
     with pool.connection() as conn:
-        created = new_site(conn, rack_counts=(1, 1))
+        created = create_scratch_site(conn, rack_counts=(1, 1))
         rows, racks = [], []
         for day in range(DAYS):
             for hour in (0, 6, 12, 18):
@@ -183,6 +184,4 @@ def test_bad_inputs_are_problems(site, client, path, params, status, parameter):
     answer = client.get(
         f"/api/ess/stats/forecasting-sol/operating-sites/{site}/banks/{path}", params=params
     )
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    assert answer.json()["parameter"] == parameter
+    assert_problem(answer, status, parameter)

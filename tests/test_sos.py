@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.safety_data import new_site, rack_rows, store
+from tests.conftest import assert_problem, create_scratch_site
+from tests.safety_data import rack_rows, store
 
 SEOUL = ZoneInfo("Asia/Seoul")
 T0 = datetime(2022, 7, 4, 10, 0, tzinfo=SEOUL)
@@ -117,7 +118,7 @@ def site_rows(pool) -> int:
     (discharge), 55 C, a 0.5 V gap; the second minute quiet. Rack 2 quiet. Bank 2 rack 1: four
     hazards exactly at their warning value (SoS 0.8^4), bank 2 rack 2: three of them."""
     with pool.connection() as conn:
-        site = new_site(conn, rack_counts=(2, 2))
+        site = create_scratch_site(conn, rack_counts=(2, 2))
         rows = rack_rows(
             site,
             1,
@@ -299,6 +300,4 @@ def test_bad_inputs_are_problems(site_rows, client, path, params, status, parame
     answer = client.get(
         f"/api/ess/stats/sos/operating-sites/{site_rows}/banks/{path}", params=params
     )
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    assert answer.json()["parameter"] == parameter
+    assert_problem(answer, status, parameter)
