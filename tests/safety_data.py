@@ -4,7 +4,7 @@ columns a test cares about overridden by constants or by functions of the second
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import psycopg
 from psycopg import sql
@@ -57,6 +57,17 @@ def rack_rows(
             row[name] = value(second) if callable(value) else value
         rows.append(row)
     return rows
+
+
+def day_answer(client, url: str, day: str, **params: str) -> object:
+    """The answer to date=day, checked to be the answer to start-time and end-time at the
+    day's local midnights (the tests' sites are in Asia/Seoul)."""
+    answer = client.get(url, params={"date": day, **params})
+    assert answer.status_code == 200, answer.text
+    next_day = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    window = {"start-time": f"{day}T00:00:00", "end-time": f"{next_day}T00:00:00+09:00"}
+    assert answer.json() == client.get(url, params={**window, **params}).json()
+    return answer.json()
 
 
 def insert_rows(conn: psycopg.Connection, table: str, rows: list[dict]) -> int:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import assert_problem, create_scratch_site
-from tests.safety_data import rack_rows, store
+from tests.safety_data import day_answer, rack_rows, store
 
 SEOUL = ZoneInfo("Asia/Seoul")
 T0 = datetime(2022, 8, 1, 13, 0, tzinfo=SEOUL)
@@ -196,12 +196,9 @@ def test_exsos_endpoints(racks, client):
 
 def test_date_is_the_local_day(racks, client):
     base = f"/api/ess/stats/ex-sos/operating-sites/{racks}/banks/"
-    window = {"start-time": "2022-08-01T00:00:00+09:00", "end-time": "2022-08-02T00:00:00+09:00"}
-    for path in ("", "1/racks/"):
-        day = client.get(base + path, params={"date": "2022-08-01"})
-        assert day.status_code == 200, day.text
-        assert day.json() == client.get(base + path, params=window).json()
-    assert len(day.json()) == 4 and day.json()[0]["time"] == "2022-08-01T13:00:00+09:00"
+    assert [b["bank_id"] for b in day_answer(client, base, "2022-08-01")] == [1, 2]
+    rows = day_answer(client, base + "1/racks/", "2022-08-01")
+    assert len(rows) == 4 and rows[0]["time"] == "2022-08-01T13:00:00+09:00"
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import assert_problem, create_scratch_site
-from tests.safety_data import rack_rows, store
+from tests.safety_data import day_answer, rack_rows, store
 
 SEOUL = ZoneInfo("Asia/Seoul")
 T0 = datetime(2022, 9, 5, 8, 0, tzinfo=SEOUL)
@@ -153,12 +153,9 @@ def test_socp_endpoint(site, client):
 
 def test_date_is_the_one_day_period_of_that_local_day(site, client):
     url = f"/api/ess/stats/socp/operating-sites/{site}/banks/1/racks/"
-    day = client.get(url, params={"date": "2022-09-05"})
-    assert day.status_code == 200, day.text
-    assert day.json() == client.get(url, params={"period": "1", "end-time": "2022-09-06"}).json()
-    window = {"start-time": "2022-09-05T00:00:00", "end-time": "2022-09-06T00:00:00"}
-    assert day.json() == client.get(url, params=window).json()
-    assert {(i["rack_id"], i["period"], i["start_time"]) for i in day.json()} == {
+    items = day_answer(client, url, "2022-09-05")
+    assert items == client.get(url, params={"period": "1", "end-time": "2022-09-06"}).json()
+    assert {(i["rack_id"], i["period"], i["start_time"]) for i in items} == {
         (1, 1.0, "2022-09-05T00:00:00+09:00"),
         (2, 1.0, "2022-09-05T00:00:00+09:00"),
     }

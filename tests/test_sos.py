@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import assert_problem, create_scratch_site
-from tests.safety_data import rack_rows, store
+from tests.safety_data import day_answer, rack_rows, store
 
 SEOUL = ZoneInfo("Asia/Seoul")
 T0 = datetime(2022, 7, 4, 10, 0, tzinfo=SEOUL)
@@ -246,11 +246,8 @@ def test_sos_endpoint(site_rows, client):
 
 def test_date_is_the_local_day(site_rows, client):
     url = f"/api/ess/stats/sos/operating-sites/{site_rows}/banks/1/racks/"
-    day = client.get(url, params={"date": "2022-07-04", "time-bucket-width": "30s"})
-    assert day.status_code == 200, day.text
-    window = {"start-time": "2022-07-04T00:00:00", "end-time": "2022-07-05T00:00:00"}
-    assert day.json() == client.get(url, params={**window, "time-bucket-width": "30s"}).json()
-    assert len(day.json()) == 8  # racks 1 and 2, four half minutes each
+    rows = day_answer(client, url, "2022-07-04", **{"time-bucket-width": "30s"})
+    assert len(rows) == 8  # racks 1 and 2, four half minutes each
     assert client.get(url, params={"date": "2022-07-03"}).json() == []
 
 
