@@ -4,17 +4,20 @@ while streaming, and JSON page latency and throughput. One command, its own data
     .venv/bin/python bench/operating_data_bench.py [csv|memory|json|all] [--database-url URL]
 
 Without --database-url (or ESS_BENCH_DATABASE_URL) it starts its own embedded engine in a
-temporary directory and throws it away at the end. It registers a scratch site with Panli's
-columns and topology (bank 1: 9 racks, bank 2: 8 racks) and fills one local day (2023-04-10) at
-1 Hz with the demo generator (`ess demo`'s SQL functions): 1,468,800 rack rows. It then starts
-the API as a real server (uvicorn, 127.0.0.1, its own process, a JWT secret of this run) and
-measures with an HTTP client that reads every byte:
+temporary directory and throws it away at the end, restarting it before every measurement
+(WebAssembly memory never shrinks: after a large COPY the engine stays gigabytes big and slower).
+It registers a scratch site with Panli's columns and topology (bank 1: 9 racks, bank 2: 8
+racks) and fills one local day (2023-04-10) at 1 Hz with the demo generator (`ess demo`'s SQL
+functions, about 2.5 % of the seconds missing): 1,430,822 rack rows. It then starts the API as a
+real server (uvicorn, 127.0.0.1, its own process, a JWT secret of this run) and measures with an
+HTTP client that reads every byte:
 
 csv     GET /api/ess/download/operating-sites/{site}/rack/?date=... (the whole day, all racks)
         against `COPY (the same statement) TO STDOUT` through psycopg on the same engine, as one
         COPY and as the API's slices; both outputs must be byte-identical. Then the same
         download gzip-compressed (level 1), and zlib levels 1, 6 and 9 on 64 MB of the CSV.
-memory  peak RSS of the API process while streaming one rack for an hour, then the whole day.
+memory  peak RSS of the API process while streaming one rack for an hour, all racks for three
+        hours, then the whole day.
 json    one rack's day, 100 rows a page: page 1, page 300 through its cursor, page=300 by
         number (OFFSET), each against the same statement on the engine; then requests per
         second for 1000-row pages (3 fields, and every field) from 4 concurrent clients.
@@ -32,6 +35,7 @@ import secrets
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zlib
@@ -42,13 +46,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
-from common import bench_database, engine_version, free_port, machine
+from common import engine_version, free_port, machine
 
 from api.auth.tokens import SCOPE_RAW, mint
 from api.catalog.model import load_catalog
 from api.config import REPO_ROOT
 from api.db import connect, open_pool
 from api.demo import generate
+from api.engine import EmbeddedEngine
+from api.migrate import migrate
 from api.operating_data.cursor import AFTER, Cursor, Position
 from api.operating_data.dataset import operating_dataset
 from api.operating_data.execute import SLICE_WORK_MEM, stored_window
@@ -81,6 +87,40 @@ def drop_scratch_site(conn, site_id: int) -> None:
     tables = ("rack", "bank", "pcs", "etc", "demo_anomaly", "site_column", "site_bank", "site")
     for table in tables:
         conn.execute(f"DELETE FROM ess.{table} WHERE site_id = %s", (site_id,))
+
+
+# -- the database: a URL, or an embedded engine of this run that can be restarted
+
+
+@dataclass
+class Database:
+    url: str
+    engine: EmbeddedEngine | None  # started by this run
+
+    def fresh(self) -> None:
+        """Restart this run's embedded engine before a measurement. WebAssembly memory never
+        shrinks: after a large COPY the engine keeps gigabytes and gets slower with every
+        statement, so each measurement starts from a fresh engine process (same data)."""
+        if self.engine is not None:
+            self.engine.stop()
+            self.engine.start()
+
+
+@contextlib.contextmanager
+def database(url: str | None) -> Iterator[Database]:
+    url = url or os.environ.get("ESS_BENCH_DATABASE_URL")
+    with contextlib.ExitStack() as stack:
+        engine = None
+        if url is None:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="ess-bench-"))
+            engine = EmbeddedEngine(Path(tmp) / "engine", port=free_port())
+            print("starting an embedded engine for this run ...", flush=True)
+            engine.start()
+            stack.callback(engine.stop)
+            url = engine.url
+        with connect(url) as conn:
+            migrate(conn, REPO_ROOT / "sql")
+        yield Database(url, engine)
 
 
 # -- the API as a real server
@@ -265,7 +305,8 @@ def day_selection(url: str, site_id: int, fixed=(), window: Window | None = None
 # -- the three benchmarks
 
 
-def bench_csv(url: str, server: Server, site_id: int, repetitions: int, report: dict) -> None:
+def bench_csv(db: Database, site_id: int, repetitions: int, report: dict) -> None:
+    url = db.url
     selection = day_selection(url, site_id)
     path = f"/api/ess/download/operating-sites/{site_id}/rack/"
     params = {"date": DAY.isoformat()}
@@ -274,40 +315,58 @@ def bench_csv(url: str, server: Server, site_id: int, repetitions: int, report: 
         stored = stored_window(pool, selection)
     slices = plan_slices(stored, selection.series_count, slice_rows)
     print(f"\nCSV: one day of all {sum(RACKS)} racks, {len(slices)} slices of {slice_rows} rows")
-    variants: dict[str, Callable[[], Read]] = {
-        "COPY TO STDOUT, one statement (engine)": lambda: copy_on_engine(
-            url, selection, [selection.window]
+    # label -> (runs through the API, measurement)
+    variants: dict[str, tuple[bool, Callable[[Server | None], Read]]] = {
+        "COPY TO STDOUT, one statement (engine)": (
+            False,
+            lambda _: copy_on_engine(url, selection, [selection.window]),
         ),
-        "API download, identity": lambda: download_over_http(
-            server, path, params, gzip=False, keep=64 * 1024 * 1024
+        "API download, identity": (
+            True,
+            lambda server: download_over_http(
+                server, path, params, gzip=False, keep=64 * 1024 * 1024
+            ),
         ),
-        "COPY TO STDOUT, the API's slices (engine)": lambda: copy_on_engine(url, selection, slices),
-        "API download, gzip level 1": lambda: download_over_http(server, path, params, gzip=True),
+        "COPY TO STDOUT, the API's slices (engine)": (
+            False,
+            lambda _: copy_on_engine(url, selection, slices),
+        ),
+        "API download, gzip level 1": (
+            True,
+            lambda server: download_over_http(server, path, params, gzip=True),
+        ),
     }
-    node = engine_pid(url)
     reads: dict[str, list[Read]] = {label: [] for label in variants}
     cpu: dict[str, list[tuple[float, float]]] = {label: [] for label in variants}
-    for _ in range(repetitions):  # interleaved, so that load from elsewhere hits every variant
-        for label, action in variants.items():
-            before = cpu_seconds(server.pid), cpu_seconds(node)
-            reads[label].append(action())
-            after = cpu_seconds(server.pid), cpu_seconds(node)
+    order = list(variants)
+    for _ in range(repetitions):
+        # interleaved, every other round in reverse, so that load from elsewhere on the
+        # machine hits every variant alike; each on a fresh engine (see Database.fresh)
+        for label in order:
+            through_api, measure = variants[label]
+            db.fresh()
+            with api_server(url) if through_api else contextlib.nullcontext() as server:
+                node, api = engine_pid(url), server.pid if server else None
+                before = cpu_seconds(api), cpu_seconds(node)
+                reads[label].append(measure(server))
+                after = cpu_seconds(api), cpu_seconds(node)
             cpu[label].append((after[0] - before[0], after[1] - before[1]))
+        order.reverse()
     digests = {r.digest for rs in reads.values() for r in rs}
     assert len(digests) == 1, "the outputs differ"
 
-    def median(label: str) -> Read:
-        return sorted(reads[label], key=lambda r: r.seconds)[len(reads[label]) // 2]
+    def best(label: str) -> Read:
+        return min(reads[label], key=lambda r: r.seconds)
 
-    baseline = median("COPY TO STDOUT, one statement (engine)")
-    print(f"median of {repetitions}; CPU seconds of the API process and of the engine")
+    baseline = best("COPY TO STDOUT, one statement (engine)")
+    print(f"best of {repetitions}; CPU seconds of the API process and of the engine (median)")
     print(
         f"{'':<44}{'s':>8}{'MB/s':>8}{'rows/s':>10}{'wire MB':>9}{'vs COPY':>9}"
         f"{'API cpu':>9}{'engine':>8}"
     )
     report["csv"] = {}
     for label in variants:
-        read = median(label)
+        read = best(label)
         api_cpu = statistics.median(c[0] for c in cpu[label]) if label.startswith("API") else 0
         engine_cpu = statistics.median(c[1] for c in cpu[label])
         ratio = read.mb_s() / baseline.mb_s()
@@ -328,7 +387,10 @@ def bench_csv(url: str, server: Server, site_id: int, repetitions: int, report: 
             "all_seconds": [r.seconds for r in reads[label]],
         }
     print(f"{baseline.rows:,} rows, {baseline.csv_bytes / 1e6:.1f} MB of CSV; all byte-identical")
-    sample = median("API download, identity").sample
+    print(
+        "seconds of every round:", {k: [round(r.seconds, 1) for r in v] for k, v in reads.items()}
+    )
+    sample = best("API download, identity").sample
     print(f"\ngzip on {len(sample) / 1e6:.0f} MB of this CSV, one core of this machine:")
     report["compression"] = {}
     for level in (1, 6, 9):
@@ -343,26 +405,32 @@ def bench_csv(url: str, server: Server, site_id: int, repetitions: int, report: 
         }
 
 
-def bench_memory(url: str, site_id: int, report: dict) -> None:
+def bench_memory(db: Database, site_id: int, report: dict) -> None:
+    """Peak RSS of a fresh API process for downloads of growing size: it must level off at
+    about two slices, whatever the size of the download."""
     path = f"/api/ess/download/operating-sites/{site_id}/rack/"
-    hour = {"start-time": f"{DAY}T12:00:00", "end-time": f"{DAY}T13:00:00", "bank": 1, "rack": 1}
-    with api_server(url) as server:  # a fresh process: nothing cached from other runs
-        with peak_rss(server) as small:
-            small_read = download_over_http(server, path, hour, gzip=False)
-        with peak_rss(server) as large:
-            large_read = download_over_http(server, path, {"date": DAY.isoformat()}, gzip=False)
+    downloads = {
+        "one rack, 1 hour": {
+            "start-time": f"{DAY}T12:00:00",
+            "end-time": f"{DAY}T13:00:00",
+            "bank": 1,
+            "rack": 1,
+        },
+        "17 racks, 3 hours": {"start-time": f"{DAY}T12:00:00", "end-time": f"{DAY}T15:00:00"},
+        "17 racks, 1 day": {"date": DAY.isoformat()},
+    }
     print("\nRSS of the API process while streaming (sampled every 10 ms):")
-    for label, rss, read in (("small", small, small_read), ("large", large, large_read)):
-        print(
-            f"  {label}: {read.csv_bytes / 1e6:8.1f} MB of CSV, before {rss['before_mib']:.0f} MiB,"
-            f" peak {rss['peak_mib']:.0f} MiB"
-        )
-        report.setdefault("memory", {})[label] = {**rss, "csv_mb": read.csv_bytes / 1e6}
-    growth = large["peak_mib"] - small["peak_mib"]
-    print(
-        f"  the large download is {large_read.csv_bytes / small_read.csv_bytes:,.0f}x the small "
-        f"one; peak RSS differs by {growth:+.0f} MiB"
-    )
+    report["memory"] = {}
+    db.fresh()
+    with api_server(db.url) as server:  # a fresh process: nothing cached from other runs
+        for label, params in downloads.items():
+            with peak_rss(server) as rss:
+                read = download_over_http(server, path, params, gzip=False)
+            print(
+                f"  {label:<18} {read.csv_bytes / 1e6:8.1f} MB of CSV: "
+                f"before {rss['before_mib']:.0f} MiB, peak {rss['peak_mib']:.0f} MiB"
+            )
+            report["memory"][label] = {**rss, "csv_mb": read.csv_bytes / 1e6}
 
 
 def latencies(action: Callable[[], None], repetitions: int) -> list[float]:
@@ -514,15 +582,15 @@ def main() -> None:
         help="reuse this site of --database-url, filled earlier (kept afterwards)",
     )
     parser.add_argument(
-        "--repetitions", type=int, default=1, help="rounds of the CSV variants (interleaved)"
+        "--repetitions", type=int, default=2, help="rounds of the CSV variants (interleaved)"
     )
     args = parser.parse_args()
     report: dict = {"machine": machine()}
-    with bench_database(args.database_url) as url, connect(url) as conn:
-        report["engine"] = engine_version(conn)
-        print(f"engine: {report['engine']}\nmachine: {report['machine']}")
-        site_id = args.site or scratch_site(conn)
-        try:
+    with database(args.database_url) as db:
+        with connect(db.url) as conn:
+            report["engine"] = engine_version(conn)
+            print(f"engine: {report['engine']}\nmachine: {report['machine']}")
+            site_id = args.site or scratch_site(conn)
             if not args.site:
                 began = time.perf_counter()
                 demo = generate(
@@ -537,17 +605,19 @@ def main() -> None:
                     f"generated {demo.total_rows:,} rows (site {site_id}, {DAY}, 1 Hz) in "
                     f"{time.perf_counter() - began:.0f} s"
                 )
-            if args.which in ("csv", "json", "all"):
-                with api_server(url) as server:
-                    if args.which in ("csv", "all"):
-                        bench_csv(url, server, site_id, args.repetitions, report)
-                    if args.which in ("json", "all"):
-                        bench_json(url, server, site_id, report)
+        try:
+            if args.which in ("csv", "all"):
+                bench_csv(db, site_id, args.repetitions, report)
+            if args.which in ("json", "all"):
+                db.fresh()
+                with api_server(db.url) as server:
+                    bench_json(db.url, server, site_id, report)
             if args.which in ("memory", "all"):
-                bench_memory(url, site_id, report)
+                bench_memory(db, site_id, report)
         finally:
             if not args.site:
-                drop_scratch_site(conn, site_id)
+                with connect(db.url) as conn:
+                    drop_scratch_site(conn, site_id)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"operating_data-{datetime.now():%Y%m%d-%H%M%S}.json"
     out.write_text(json.dumps(report, indent=2))

@@ -23,6 +23,7 @@ from api.errors import bad_parameter
 from api.operating_data.cursor import AFTER
 from api.operating_data.dataset import NOMINAL_CADENCE_S
 from api.operating_data.plan import PagePlan, Selection
+from api.operating_data.settings import GZIP_LEVEL
 from api.operating_data.sqlbuild import (
     Statement,
     bounds_query,
@@ -126,11 +127,10 @@ def stored_window(pool: ConnectionPool, selection: Selection) -> Window:
 
 
 class Gzip:
-    """One gzip member across all slices of a download. Level 1: the stream stays bound by
-    the database, not by the compressor (see bench/operating_data.py compression)."""
+    """One gzip member across all slices of a download."""
 
-    def __init__(self, level: int = 1) -> None:
-        self._zlib = zlib.compressobj(level, zlib.DEFLATED, 31)
+    def __init__(self) -> None:
+        self._zlib = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
 
     def compress(self, data: bytes) -> bytes:
         return self._zlib.compress(data)

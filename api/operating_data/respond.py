@@ -19,7 +19,7 @@ from api.operating_data.cursor import AFTER, BEFORE, Cursor, Position, encode_cu
 from api.operating_data.dataset import TIME_NAME
 from api.operating_data.execute import PageData
 from api.operating_data.plan import PagePlan, Selection
-from api.operating_data.settings import OperatingDataSettings
+from api.operating_data.settings import GZIP_LEVEL, OperatingDataSettings
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -138,10 +138,10 @@ def accepts_gzip(request: Request) -> bool:
 def body_response(
     request: Request, body: bytes, media_type: str, headers: dict[str, str]
 ) -> Response:
-    """Level-1 gzip when the client accepts it and the body is worth it."""
+    """gzip when the client accepts it and the body is worth it."""
     headers = {**headers, "Vary": "Accept"}
     if len(body) >= GZIP_MIN_BYTES and accepts_gzip(request):
-        body = zlib.compress(body, 1, wbits=31)
+        body = zlib.compress(body, GZIP_LEVEL, wbits=31)
         headers["Content-Encoding"] = "gzip"
         headers["Vary"] = "Accept, Accept-Encoding"
     return Response(content=body, media_type=media_type, headers=headers)
