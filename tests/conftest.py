@@ -139,11 +139,6 @@ def settings_for_tests(**access) -> Settings:
     return Settings(environment="development", access=AccessSettings(**options))
 
 
-# the old name, still imported (as app_settings) by the operating-data tests; a test_* name
-# imported into a test module is collected as a test, so new code uses settings_for_tests
-test_settings = settings_for_tests
-
-
 def assert_problem(response, status: int, parameter: str | None = None) -> dict:
     """An RFC 9457 problem with this status (naming this parameter, if given); its body."""
     assert response.status_code == status, response.text

@@ -20,7 +20,7 @@ from api.app import create_app
 from api.operating_data import download
 from api.operating_data.settings import OperatingDataSettings
 from tests.conftest import bearer, free_port
-from tests.conftest import test_settings as app_settings
+from tests.conftest import settings_for_tests as app_settings
 from tests.operating_data_site import MISSING, RACK_ROWS, SECONDS, START, create_site
 
 DAY = {"start-time": "2022-05-10T00:00:00", "end-time": "2022-05-11T00:00:00"}

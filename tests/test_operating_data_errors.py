@@ -10,7 +10,7 @@ from api.app import create_app
 from api.db import open_pool
 from api.operating_data import download, execute
 from tests.conftest import bearer
-from tests.conftest import test_settings as app_settings
+from tests.conftest import settings_for_tests as app_settings
 from tests.operating_data_site import create_site
 
 
