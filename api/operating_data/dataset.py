@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from api.catalog.model import Catalog, Site
 
 TIME_NAME = "timestamp"  # output name of the time column (JSON key, CSV header)
-# Operating data arrives once a second per series; used to size download slices and to
-# estimate counts, never to select rows.
+# Operating data arrives once a second per series; used to size download slices and to bound
+# exact counts (work limits), never to select rows.
 NOMINAL_CADENCE_S = 1.0
 
 

@@ -162,8 +162,8 @@ PAGING_DOCS = {
     "count": _doc(
         str | None,
         "count",
-        "Opt-in total: exact (counts the window; bounded windows only) or estimated (rows at "
-        "one per second and series between the window's first and last stored row).",
+        "Opt-in total: exact (counts the window; bounded windows only) or estimated (the row "
+        "rate of the first and last ten minutes stored in the window, times its length).",
         "exact",
     ),
 }
