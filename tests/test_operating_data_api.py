@@ -459,3 +459,8 @@ def test_openapi_documents_every_parameter_with_an_example(api):
     assert {"page", "page_size", "cursor", "count"} <= {
         p["name"] for p in paths[f"{base}/banks/{{bank}}/racks"]["get"]["parameters"]
     }
+
+
+def test_csv_media_type_names_its_charset_once(api, site):
+    response = api.get(url(site, "etc/"), headers={"Accept": "text/csv"})
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"

@@ -165,7 +165,7 @@ def rows_response(
         if data.count is not None:
             headers["X-Total-Count"] = str(data.count)
         body = b"\n".join([data.header, *data.lines]) + b"\n"
-        return body_response(request, body, CSV_UTF8, headers)
+        return body_response(request, body, CSV, headers)  # Litestar adds the charset
     page = Page(
         count=data.count,
         next=next_url,
