@@ -46,7 +46,7 @@ class OperatingDataSettings:
     # deepest row a numbered page may start at (OFFSET); deeper pages follow the cursor
     max_offset_rows: int = 200000
     # count=exact only over windows of at most this many rows at the nominal cadence
-    count_max_rows: int = 10_000_000
+    count_max_rows: int = 3_000_000
 
     @classmethod
     def from_env(cls) -> OperatingDataSettings:
@@ -56,5 +56,5 @@ class OperatingDataSettings:
             download_max_span=timedelta(days=_positive_int("ESS_DOWNLOAD_MAX_DAYS", 31)),
             download_slice_rows=_positive_int("ESS_DOWNLOAD_SLICE_ROWS", 30000),
             max_offset_rows=_positive_int("ESS_MAX_OFFSET_ROWS", 200000),
-            count_max_rows=_positive_int("ESS_COUNT_MAX_ROWS", 10_000_000),
+            count_max_rows=_positive_int("ESS_COUNT_MAX_ROWS", 3_000_000),
         )
