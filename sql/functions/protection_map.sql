@@ -99,30 +99,14 @@ AS $$
     -- a cheap first filter that keeps only the rows where some rule or flag may hold.
     loosest AS (
         SELECT
-            max(CASE direction WHEN 'above' THEN 1 ELSE -1 END) FILTER (
-                WHERE quantity = 'rack_max_cell_voltage'
-            ) AS sign_max_v,
-            max(CASE direction WHEN 'above' THEN 1 ELSE -1 END) FILTER (
-                WHERE quantity = 'rack_min_cell_voltage'
-            ) AS sign_min_v,
-            max(CASE direction WHEN 'above' THEN 1 ELSE -1 END) FILTER (
-                WHERE quantity = 'rack_cell_voltage_gap'
-            ) AS sign_gap_v,
-            max(CASE direction WHEN 'above' THEN 1 ELSE -1 END) FILTER (
-                WHERE quantity = 'charge_current'
-            ) AS sign_charge,
-            max(CASE direction WHEN 'above' THEN 1 ELSE -1 END) FILTER (
-                WHERE quantity = 'discharge_current'
-            ) AS sign_discharge,
-            max(CASE direction WHEN 'above' THEN 1 ELSE -1 END) FILTER (
-                WHERE quantity = 'rack_max_cell_temperature'
-            ) AS sign_max_t,
-            max(CASE direction WHEN 'above' THEN 1 ELSE -1 END) FILTER (
-                WHERE quantity = 'rack_min_cell_temperature'
-            ) AS sign_min_t,
-            max(CASE direction WHEN 'above' THEN 1 ELSE -1 END) FILTER (
-                WHERE quantity = 'rack_cell_temperature_gap'
-            ) AS sign_gap_t,
+            max(sign) FILTER (WHERE quantity = 'rack_max_cell_voltage') AS sign_max_v,
+            max(sign) FILTER (WHERE quantity = 'rack_min_cell_voltage') AS sign_min_v,
+            max(sign) FILTER (WHERE quantity = 'rack_cell_voltage_gap') AS sign_gap_v,
+            max(sign) FILTER (WHERE quantity = 'charge_current') AS sign_charge,
+            max(sign) FILTER (WHERE quantity = 'discharge_current') AS sign_discharge,
+            max(sign) FILTER (WHERE quantity = 'rack_max_cell_temperature') AS sign_max_t,
+            max(sign) FILTER (WHERE quantity = 'rack_min_cell_temperature') AS sign_min_t,
+            max(sign) FILTER (WHERE quantity = 'rack_cell_temperature_gap') AS sign_gap_t,
             min(signed_level) FILTER (WHERE quantity = 'rack_max_cell_voltage') AS max_v,
             min(signed_level) FILTER (WHERE quantity = 'rack_min_cell_voltage') AS min_v,
             min(signed_level) FILTER (WHERE quantity = 'rack_cell_voltage_gap') AS gap_v,
@@ -133,9 +117,11 @@ AS $$
             min(signed_level) FILTER (WHERE quantity = 'rack_cell_temperature_gap') AS gap_t
         FROM threshold
         CROSS JOIN LATERAL (
+            SELECT CASE direction WHEN 'above' THEN 1 ELSE -1 END AS sign
+        ) AS direction_sign
+        CROSS JOIN LATERAL (
             SELECT
-                CASE direction WHEN 'above' THEN 1 ELSE -1 END
-                * CASE direction
+                sign * CASE direction
                     WHEN 'above' THEN least(warning_level, fault_level)
                     ELSE greatest(warning_level, fault_level)
                 END AS signed_level
