@@ -10,17 +10,25 @@ Modules, in request order:
 - download.py  the streaming CSV download (time slices, gzip, disconnects)
 - routes.py    the controllers, built by a factory
 
-Reusing it for another relation (the de-identified endpoints do):
+Reusing it for another relation (the de-identified endpoints of api/deid/ do):
 
-    from api.operating_data.dataset import Dataset, operating_dataset
+    from api.operating_data.dataset import Dataset, OutputColumn
     from api.operating_data.routes import operating_data_controllers
 
     def deid_dataset_for(request, site_id: int, component: str) -> Dataset:
         catalog = request.app.state.catalog
         site = catalog.require_site(site_id)  # 404 naming the site
-        raw = operating_dataset(catalog, site, component)
-        # read schema.view, whose columns are renamed by token(); keys keep their names
-        return raw.republished(("ess_di", component), token)
+        view = request.app.state.deid.require(site_id, component)  # ess_deid.site<N>_<component>
+        names = [c.name for c in view.columns]  # published names: tokens for sensitive columns
+        keys = tuple(k for k in catalog.key_columns[component] if k in names)
+        ordered = sorted(view.columns, key=lambda c: c.name not in keys)  # series keys first
+        return Dataset(
+            relation=("ess_deid", view.view),
+            component=component,
+            site=site,
+            columns=tuple(OutputColumn(c.name, c.name, c.value_type) for c in ordered),
+            key_columns=keys,
+        )
 
     DEID_ROUTES = operating_data_controllers(
         prefix="/api/ess/di/operating-sites",
