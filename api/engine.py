@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,13 @@ def port_answers(host: str, port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now (for the engine or server of a test or benchmark run)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
 
 
 def ensure_installed() -> None:
@@ -128,6 +136,19 @@ def database(settings) -> Iterator[str]:
         yield engine.url
     finally:
         engine.stop()
+
+
+@contextlib.contextmanager
+def throwaway_engine(prefix: str) -> Iterator[EmbeddedEngine]:
+    """A fresh engine in a temporary directory on a free port, stopped and deleted after the
+    block (the test session's and the benchmarks' own database)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        engine = EmbeddedEngine(Path(tmp) / "engine", port=free_port())
+        engine.start()
+        try:
+            yield engine
+        finally:
+            engine.stop()
 
 
 def is_embedded(server_version: str) -> bool:

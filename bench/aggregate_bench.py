@@ -24,9 +24,8 @@ from zoneinfo import ZoneInfo
 
 from common import (
     bench_database,
+    describe_setup,
     drop_scratch_site,
-    engine_version,
-    machine,
     median_ms,
     scratch_site,
     timed,
@@ -68,8 +67,7 @@ FROM generate_series(%(day)s::timestamptz, %(day)s::timestamptz + interval '8639
 def bench(url: str, days: int, repetitions: int) -> None:
     end = START + timedelta(days=days)
     with connect(url) as conn:
-        print(f"engine: {engine_version(conn)}")
-        print(f"machine: {machine()}")
+        describe_setup(conn)
         site_id = scratch_site(conn, "aggbench", (1,))
         try:
             began = time.perf_counter()
@@ -140,8 +138,8 @@ def main() -> None:
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
-    with bench_database(args.database_url) as url:
-        bench(url, args.days, args.repetitions)
+    with bench_database(args.database_url) as db:
+        bench(db.url, args.days, args.repetitions)
 
 
 if __name__ == "__main__":

@@ -1,33 +1,26 @@
 """What every benchmark needs: a migrated database (the given URL, or an embedded engine of its
-own in a temporary directory on a free port, thrown away at the end), a scratch site, the
-engine's version and the machine, and robust timing."""
+own in a temporary directory on a free port, thrown away at the end, restartable), a scratch
+site, the engine's version and the machine, and robust timing (medians, p95, interleaving)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import platform
-import socket
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from api.config import REPO_ROOT
 from api.db import connect
-from api.engine import EmbeddedEngine, is_embedded
+from api.engine import EmbeddedEngine, is_embedded, throwaway_engine
 from api.migrate import migrate
 from api.refresh import refresh_aggregates
 
 SCRATCH_SITES_FROM = 9000  # far from the reference sites (1-3) and the tests' sites
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def machine() -> str:
@@ -37,24 +30,39 @@ def machine() -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+@dataclass
+class BenchDatabase:
+    url: str
+    engine: EmbeddedEngine | None  # started by this run, None for a given URL
+
+    def fresh(self) -> None:
+        """Restart this run's embedded engine (same data) before a measurement: WebAssembly
+        memory never shrinks, so after a large COPY the engine keeps gigabytes and gets slower
+        with every statement. A given server is left alone."""
+        if self.engine is not None:
+            self.engine.stop()
+            self.engine.start()
 
 
 @contextlib.contextmanager
-def bench_database(url: str | None) -> Iterator[str]:
-    """A migrated database URL: `url` (or ESS_BENCH_DATABASE_URL), else a fresh embedded engine."""
+def bench_database(url: str | None) -> Iterator[BenchDatabase]:
+    """A migrated database: `url` (or ESS_BENCH_DATABASE_URL), else a fresh embedded engine."""
     url = url or os.environ.get("ESS_BENCH_DATABASE_URL")
     with contextlib.ExitStack() as stack:
+        engine = None
         if url is None:
-            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="ess-bench-"))
-            engine = EmbeddedEngine(Path(tmp) / "engine", port=free_port())
             print("starting an embedded engine for this run ...", flush=True)
-            engine.start()
-            stack.callback(engine.stop)
+            engine = stack.enter_context(throwaway_engine("ess-bench-"))
             url = engine.url
         with connect(url) as conn:
             migrate(conn, REPO_ROOT / "sql")
-        yield url
+        yield BenchDatabase(url, engine)
 
 
 def scratch_site(conn, label: str, racks: Sequence[int], template: int = 2) -> int:
@@ -89,6 +97,13 @@ def engine_version(conn) -> str:
     return f"{version.split(' on ')[0]} ({kind}), TimescaleDB {timescale}"
 
 
+def describe_setup(conn) -> dict[str, str]:
+    """Print and return the engine and the machine every figure was measured on."""
+    setup = {"engine": engine_version(conn), "machine": machine()}
+    print(f"engine: {setup['engine']}\nmachine: {setup['machine']}", flush=True)
+    return setup
+
+
 def timed(action: Callable[[], object], repetitions: int) -> tuple[list[float], object]:
     """Seconds of each repetition after one warm-up run, and the last result."""
     result = action()
@@ -102,3 +117,23 @@ def timed(action: Callable[[], object], repetitions: int) -> tuple[list[float], 
 
 def median_ms(times: list[float]) -> float:
     return statistics.median(times) * 1000
+
+
+def p95_ms(times: list[float]) -> float:
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] * 1000
+
+
+def interleaved(
+    first: Callable[[], object], second: Callable[[], object], repetitions: int
+) -> tuple[list[float], list[float], object, object]:
+    """Seconds of each repetition of two actions run alternately (after one warm-up each), so
+    load from elsewhere on a shared machine hits both alike; and their last results."""
+    times: tuple[list[float], list[float]] = ([], [])
+    results = [first(), second()]
+    for _ in range(repetitions):
+        for i, action in enumerate((first, second)):
+            began = time.perf_counter()
+            results[i] = action()
+            times[i].append(time.perf_counter() - began)
+    return times[0], times[1], results[0], results[1]

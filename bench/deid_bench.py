@@ -22,7 +22,7 @@ import logging
 import time
 from datetime import timedelta
 
-from common import bench_database, engine_version, machine, median_ms, scratch_site, timed
+from common import bench_database, describe_setup, interleaved, median_ms, scratch_site, timed
 from litestar.testing import TestClient
 
 from api.app import create_app
@@ -51,19 +51,6 @@ FROM generate_series(0, %(seconds)s - 1) AS s,
 """
 
 
-def interleaved(first, second, repetitions: int) -> tuple[list[float], list[float], object, object]:
-    """Alternate the two actions (after a warm-up of each) so that load from other processes on
-    a shared machine falls on both alike; seconds of each run and their last results."""
-    results = [first(), second()]
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(repetitions):
-        for i, action in enumerate((first, second)):
-            began = time.perf_counter()
-            results[i] = action()
-            times[i].append(time.perf_counter() - began)
-    return times[0], times[1], results[0], results[1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hours", type=int, default=6)
@@ -71,9 +58,10 @@ def main() -> None:
     parser.add_argument("--database-url")
     args = parser.parse_args()
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    with bench_database(args.database_url) as url:
+    with bench_database(args.database_url) as db:
+        url = db.url
         with connect(url) as conn:
-            print(f"engine: {engine_version(conn)}\nmachine: {machine()}")
+            describe_setup(conn)
             site = scratch_site(conn, "deidbench", (3,))
             conn.execute(ROWS_SQL, {"site": site, "seconds": args.hours * 3600})
             began = time.perf_counter()

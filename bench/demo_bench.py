@@ -22,12 +22,11 @@ and prints rows/s, the ratios, the engine version and the machine.
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from common import bench_database, engine_version, machine, scratch_site
+from common import bench_database, describe_setup, scratch_site
 from psycopg import sql
 
 from api.db import connect
@@ -113,8 +112,7 @@ def line(label: str, rows: int, seconds: float) -> None:
 
 def run(url: str, step: timedelta) -> None:
     with connect(url) as conn:
-        print(f"engine: {engine_version(conn)}")
-        print(f"machine: {machine()}, Python {platform.python_version()}")
+        describe_setup(conn)
         print(
             f"scratch site like site {TEMPLATE_SITE}, racks {RACKS}, "
             f"one local day at {step.total_seconds():g} s\n"
@@ -170,8 +168,8 @@ def main() -> None:
     args = parser.parse_args()
     step = parse_duration(args.interval, "--interval")
     check_interval(step)
-    with bench_database(args.database_url) as url:
-        run(url, step)
+    with bench_database(args.database_url) as db:
+        run(db.url, step)
 
 
 if __name__ == "__main__":

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import platform
 import random
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common import bench_database, drop_scratch_site, engine_version, machine, scratch_site
+from common import bench_database, describe_setup, drop_scratch_site, scratch_site
 from psycopg import sql
 
 from api.catalog.model import load_catalog
@@ -175,8 +174,7 @@ def run(url: str, rows: int, batch_sizes: list[int | None], repeat: int) -> None
                     f"CSV: {written:,} rows x {len(site.columns['rack']) + 1} columns, "
                     f"{size_mb:.0f} MB, written in {time.perf_counter() - started:.1f} s"
                 )
-                print(f"engine: {engine_version(conn)}")
-                print(f"machine: {machine()}, Python {platform.python_version()}")
+                describe_setup(conn)
                 print(f"best of {repeat} runs, each into a fresh time range\n")
                 # every run writes its own days: 2 per slot, the CSV covers less than one
                 slots = iter(range(1, 1000))
@@ -264,8 +262,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="runs per measurement (best)")
     parser.add_argument("--database-url")
     args = parser.parse_args()
-    with bench_database(args.database_url) as url:
-        run(url, args.rows, args.batch_rows or [None], args.repeat)
+    with bench_database(args.database_url) as db:
+        run(db.url, args.rows, args.batch_rows or [None], args.repeat)
 
 
 if __name__ == "__main__":

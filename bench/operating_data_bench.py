@@ -2,6 +2,7 @@
 while streaming, and JSON page latency and throughput. One command, its own data:
 
     .venv/bin/python bench/operating_data_bench.py [csv|memory|json|all] [--database-url URL]
+        [--repetitions 2] [--interval 1]   (--interval 10 --repetitions 1: a quick small run)
 
 Without --database-url (or ESS_BENCH_DATABASE_URL) it starts its own embedded engine in a
 temporary directory and throws it away at the end, restarting it before every measurement
@@ -18,9 +19,10 @@ csv     GET /api/ess/download/operating-sites/{site}/rack/?date=... (the whole d
         download gzip-compressed (level 1), and zlib levels 1, 6 and 9 on 64 MB of the CSV.
 memory  peak RSS of the API process while streaming one rack for an hour, all racks for three
         hours, then the whole day.
-json    one rack's day, 100 rows a page: page 1, page 300 through its cursor, page=300 by
-        number (OFFSET), each against the same statement on the engine; then requests per
-        second for 1000-row pages (3 fields, and every field) from 4 concurrent clients.
+json    one rack's day, 100 rows a page: page 1, page 300 (or the last full page of a coarser
+        day) through its cursor and by number (OFFSET), each against the same statement on the
+        engine; then requests per second for 1000-row pages (3 fields, and every field) from 4
+        concurrent clients.
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ import secrets
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import zlib
@@ -46,15 +47,22 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
-from common import engine_version, free_port, machine
+from common import (
+    BenchDatabase,
+    bench_database,
+    describe_setup,
+    drop_scratch_site,
+    p95_ms,
+    scratch_site,
+    timed,
+)
 
 from api.auth.tokens import SCOPE_RAW, mint
 from api.catalog.model import load_catalog
 from api.config import REPO_ROOT
 from api.db import connect, open_pool
 from api.demo import generate
-from api.engine import EmbeddedEngine
-from api.migrate import migrate
+from api.engine import free_port
 from api.operating_data.cursor import AFTER, Cursor, Position
 from api.operating_data.dataset import operating_dataset
 from api.operating_data.execute import SLICE_WORK_MEM, stored_window
@@ -69,58 +77,8 @@ SEOUL = ZoneInfo("Asia/Seoul")
 RACKS = (9, 8)
 SECRET = secrets.token_urlsafe(32)
 CLIENTS = 4
+DEEP_PAGE = 300
 RESULTS = REPO_ROOT / "bench" / "results"
-
-
-def scratch_site(conn) -> int:
-    site_id = conn.execute(
-        "SELECT greatest(coalesce(max(site_id), 0) + 1, 9300) FROM ess.site"
-    ).fetchone()[0]
-    conn.execute(
-        "SELECT ess.add_site_like(%s::smallint, %s, %s, 2::smallint, %s::smallint[])",
-        (site_id, f"odbench{site_id}", f"Operating data bench {site_id}", list(RACKS)),
-    )
-    return site_id
-
-
-def drop_scratch_site(conn, site_id: int) -> None:
-    tables = ("rack", "bank", "pcs", "etc", "demo_anomaly", "site_column", "site_bank", "site")
-    for table in tables:
-        conn.execute(f"DELETE FROM ess.{table} WHERE site_id = %s", (site_id,))
-
-
-# -- the database: a URL, or an embedded engine of this run that can be restarted
-
-
-@dataclass
-class Database:
-    url: str
-    engine: EmbeddedEngine | None  # started by this run
-
-    def fresh(self) -> None:
-        """Restart this run's embedded engine before a measurement. WebAssembly memory never
-        shrinks: after a large COPY the engine keeps gigabytes and gets slower with every
-        statement, so each measurement starts from a fresh engine process (same data)."""
-        if self.engine is not None:
-            self.engine.stop()
-            self.engine.start()
-
-
-@contextlib.contextmanager
-def database(url: str | None) -> Iterator[Database]:
-    url = url or os.environ.get("ESS_BENCH_DATABASE_URL")
-    with contextlib.ExitStack() as stack:
-        engine = None
-        if url is None:
-            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="ess-bench-"))
-            engine = EmbeddedEngine(Path(tmp) / "engine", port=free_port())
-            print("starting an embedded engine for this run ...", flush=True)
-            engine.start()
-            stack.callback(engine.stop)
-            url = engine.url
-        with connect(url) as conn:
-            migrate(conn, REPO_ROOT / "sql")
-        yield Database(url, engine)
 
 
 # -- the API as a real server
@@ -305,7 +263,7 @@ def day_selection(url: str, site_id: int, fixed=(), window: Window | None = None
 # -- the three benchmarks
 
 
-def bench_csv(db: Database, site_id: int, repetitions: int, report: dict) -> None:
+def bench_csv(db: BenchDatabase, site_id: int, repetitions: int, report: dict) -> None:
     url = db.url
     selection = day_selection(url, site_id)
     path = f"/api/ess/download/operating-sites/{site_id}/rack/"
@@ -341,7 +299,7 @@ def bench_csv(db: Database, site_id: int, repetitions: int, report: dict) -> Non
     order = list(variants)
     for _ in range(repetitions):
         # interleaved, every other round in reverse, so that load from elsewhere on the
-        # machine hits every variant alike; each on a fresh engine (see Database.fresh)
+        # machine hits every variant alike; each on a fresh engine (see BenchDatabase.fresh)
         for label in order:
             through_api, measure = variants[label]
             db.fresh()
@@ -405,7 +363,7 @@ def bench_csv(db: Database, site_id: int, repetitions: int, report: dict) -> Non
         }
 
 
-def bench_memory(db: Database, site_id: int, report: dict) -> None:
+def bench_memory(db: BenchDatabase, site_id: int, report: dict) -> None:
     """Peak RSS of a fresh API process for downloads of growing size: it must level off at
     about two slices, whatever the size of the download."""
     path = f"/api/ess/download/operating-sites/{site_id}/rack/"
@@ -433,20 +391,8 @@ def bench_memory(db: Database, site_id: int, report: dict) -> None:
             report["memory"][label] = {**rss, "csv_mb": read.csv_bytes / 1e6}
 
 
-def latencies(action: Callable[[], None], repetitions: int) -> list[float]:
-    action()
-    times = []
-    for _ in range(repetitions):
-        began = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - began)
-    return times
-
-
 def ms(times: list[float]) -> str:
-    ordered = sorted(times)
-    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-    return f"{statistics.median(times) * 1000:8.1f}{p95 * 1000:8.1f}"
+    return f"{statistics.median(times) * 1000:8.1f}{p95_ms(times):8.1f}"
 
 
 def bench_json(url: str, server: Server, site_id: int, report: dict) -> None:
@@ -460,24 +406,27 @@ def bench_json(url: str, server: Server, site_id: int, report: dict) -> None:
             assert response.status_code == 200, response.text
             return response.json()
 
+        # page DEEP_PAGE, or the last full page of a coarser day (--interval)
+        deep = min(DEEP_PAGE, get(path, {**params, "count": "exact"})["count"] // 100)
         first_url = str(client.build_request("GET", path, params=params).url)
         deep_url = first_url
         began = time.perf_counter()
-        for _ in range(299):
+        for _ in range(deep - 1):
             deep_url = get(deep_url)["next"]
-        walk = (time.perf_counter() - began) / 299
+        walk = (time.perf_counter() - began) / max(deep - 1, 1)
         deep_rows = get(deep_url)["results"]
-        assert get(path, {**params, "page": 300})["results"] == deep_rows
+        assert get(path, {**params, "page": deep})["results"] == deep_rows
 
         # the engine alone: the same statements through psycopg
         selection = day_selection(url, site_id, (("bank_id", 1), ("rack_id", 1)))
         just_before = datetime.fromisoformat(deep_rows[0]["timestamp"]) - timedelta(microseconds=1)
+        cursor_label, offset_label = f"page {deep}, cursor", f"page {deep}, page={deep} (OFFSET)"
         statements = {
             "page 1": rows_query(selection, limit=101),
-            "page 300, cursor": rows_query(
+            cursor_label: rows_query(
                 selection, cursor=Cursor(AFTER, Position(just_before)), limit=101
             ),
-            "page 300, page=300 (OFFSET)": rows_query(selection, limit=101, offset=29900),
+            offset_label: rows_query(selection, limit=101, offset=(deep - 1) * 100),
         }
         engine_times = {}
         with connect(url) as conn:
@@ -490,13 +439,11 @@ def bench_json(url: str, server: Server, site_id: int, report: dict) -> None:
                             pass
 
             for label, statement in statements.items():
-                engine_times[label] = latencies(lambda s=statement: run(s), repetitions)
+                engine_times[label], _ = timed(lambda s=statement: run(s), repetitions)
         api_times = {
-            "page 1": latencies(lambda: get(first_url), repetitions),
-            "page 300, cursor": latencies(lambda: get(deep_url), repetitions),
-            "page 300, page=300 (OFFSET)": latencies(
-                lambda: get(path, {**params, "page": 300}), repetitions
-            ),
+            "page 1": timed(lambda: get(first_url), repetitions)[0],
+            cursor_label: timed(lambda: get(deep_url), repetitions)[0],
+            offset_label: timed(lambda: get(path, {**params, "page": deep}), repetitions)[0],
         }
     print(f"\nJSON, one rack's day, 100 rows a page (median and p95 of {repetitions}, ms):")
     print(f"{'':<30}{'API':>16}{'engine':>16}{'API/engine':>12}")
@@ -512,7 +459,7 @@ def bench_json(url: str, server: Server, site_id: int, report: dict) -> None:
             "api_median": api_median * 1000,
             "engine_median": engine_median * 1000,
         }
-    print(f"walking pages 2..300 by their next links: {walk * 1000:.1f} ms a page on average")
+    print(f"walking pages 2..{deep} by their next links: {walk * 1000:.1f} ms a page on average")
     report["json_latency_ms"]["walk_per_page"] = walk * 1000
 
     report["json_throughput"] = {}
@@ -561,13 +508,12 @@ def concurrent_pages(server: Server, site_id: int, fields: str | None, seconds: 
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - began
-    ordered = sorted(times)
     return {
         "requests": len(times),
         "requests_s": len(times) / wall,
         "rows_s": sum(rows) / wall,
         "median_ms": statistics.median(times) * 1000,
-        "p95_ms": ordered[int(len(ordered) * 0.95)] * 1000,
+        "p95_ms": p95_ms(times),
     }
 
 
@@ -584,13 +530,15 @@ def main() -> None:
     parser.add_argument(
         "--repetitions", type=int, default=2, help="rounds of the CSV variants (interleaved)"
     )
+    parser.add_argument(
+        "--interval", type=int, default=1, help="seconds between generated rows (default 1 Hz)"
+    )
     args = parser.parse_args()
-    report: dict = {"machine": machine()}
-    with database(args.database_url) as db:
+    report: dict = {}
+    with bench_database(args.database_url) as db:
         with connect(db.url) as conn:
-            report["engine"] = engine_version(conn)
-            print(f"engine: {report['engine']}\nmachine: {report['machine']}")
-            site_id = args.site or scratch_site(conn)
+            report |= describe_setup(conn)
+            site_id = args.site or scratch_site(conn, "odbench", RACKS)
             if not args.site:
                 began = time.perf_counter()
                 demo = generate(
@@ -598,11 +546,12 @@ def main() -> None:
                     sites=(site_id,),
                     start=DAY,
                     days=1,
-                    interval=timedelta(seconds=1),
+                    interval=timedelta(seconds=args.interval),
                     refresh=False,
                 )
                 print(
-                    f"generated {demo.total_rows:,} rows (site {site_id}, {DAY}, 1 Hz) in "
+                    f"generated {demo.total_rows:,} rows (site {site_id}, {DAY}, one every "
+                    f"{args.interval} s) in "
                     f"{time.perf_counter() - began:.0f} s"
                 )
         try:

@@ -26,9 +26,8 @@ from zoneinfo import ZoneInfo
 
 from common import (
     bench_database,
+    describe_setup,
     drop_scratch_site,
-    engine_version,
-    machine,
     median_ms,
     scratch_site,
     timed,
@@ -258,9 +257,8 @@ def main() -> None:
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
-    with bench_database(args.database_url) as url, connect(url) as conn:
-        print(f"engine: {engine_version(conn)}")
-        print(f"machine: {machine()}")
+    with bench_database(args.database_url) as db, connect(db.url) as conn:
+        describe_setup(conn)
         bench_sos(conn, args.repetitions)
         bench_protection(conn, args.repetitions, args.interval)
 

@@ -8,11 +8,11 @@ second after the last full second (fractional timestamps)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import psycopg
 
-SEOUL = ZoneInfo("Asia/Seoul")
+from tests.helpers import SEOUL, create_scratch_site
+
 START = datetime(2022, 5, 10, 10, 0, 0, tzinfo=SEOUL)
 SECONDS = 60
 MISSING = 30
@@ -50,14 +50,8 @@ FROM generate_series(0, %(seconds)s - 1) AS s
 """
 
 
-def create_site(conn: psycopg.Connection, first_id: int = 700) -> int:
-    site_id = first_id
-    while conn.execute("SELECT 1 FROM ess.site WHERE site_id = %s", (site_id,)).fetchone():
-        site_id += 1
-    conn.execute(
-        "SELECT ess.add_site_like(%s::smallint, %s, %s, 2::smallint, %s::smallint[])",
-        (site_id, f"od{site_id}", f"Operating data test {site_id}", list(RACKS.values())),
-    )
+def create_site(conn: psycopg.Connection) -> int:
+    site_id = create_scratch_site(conn, 2, tuple(RACKS.values()), first_id=700)
     params = {
         "site": site_id,
         "start": START,

@@ -4,12 +4,7 @@ columns a test cares about overridden by constants or by functions of the second
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta
-
-import psycopg
-from psycopg import sql
-
-from api.refresh import refresh_aggregates
+from datetime import datetime, timedelta
 
 # A healthy rack at rest, mid SoC, well inside every protection limit and SoS release value.
 QUIET_RACK = {
@@ -57,47 +52,3 @@ def rack_rows(
             row[name] = value(second) if callable(value) else value
         rows.append(row)
     return rows
-
-
-def day_answer(client, url: str, day: str, **params: str) -> object:
-    """The answer to date=day, checked to be the answer to start-time and end-time at the
-    day's local midnights (the tests' sites are in Asia/Seoul)."""
-    answer = client.get(url, params={"date": day, **params})
-    assert answer.status_code == 200, answer.text
-    next_day = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
-    window = {"start-time": f"{day}T00:00:00", "end-time": f"{next_day}T00:00:00+09:00"}
-    assert answer.json() == client.get(url, params={**window, **params}).json()
-    return answer.json()
-
-
-def insert_rows(conn: psycopg.Connection, table: str, rows: list[dict]) -> int:
-    """Insert dict rows into ess.<table> with one INSERT ... SELECT FROM unnest(...) per batch
-    (the embedded engine has no COPY FROM)."""
-    if not rows:
-        return 0
-    types = dict(
-        conn.execute(
-            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
-            (f"ess.{table}",),
-        ).fetchall()
-    )
-    names = sorted({name for row in rows for name in row})
-    statement = sql.SQL("INSERT INTO {} ({}) SELECT * FROM unnest({})").format(
-        sql.Identifier("ess", table),
-        sql.SQL(", ").join(map(sql.Identifier, names)),
-        sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(types[n])) for n in names),
-    )
-    for first in range(0, len(rows), 20000):
-        batch = rows[first : first + 20000]
-        conn.execute(statement, [[row.get(n) for row in batch] for n in names])
-    return len(rows)
-
-
-def store(conn: psycopg.Connection, table: str, rows: list[dict]) -> int:
-    """Insert the rows, then refresh the continuous aggregates over their time span (the
-    embedded engine runs no refresh policy)."""
-    count = insert_rows(conn, table, rows)
-    times = [row["ts"] for row in rows]
-    refresh_aggregates(conn, min(times), max(times) + timedelta(seconds=1))
-    return count

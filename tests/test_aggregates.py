@@ -22,9 +22,8 @@ from api.analytics.aggregates import (
 from api.catalog.model import Column, Site, load_catalog
 from api.errors import ProblemError
 from api.refresh import refresh_aggregates
-from tests.conftest import assert_problem, create_scratch_site
+from tests.helpers import SEOUL, assert_problem, create_scratch_site
 
-SEOUL = ZoneInfo("Asia/Seoul")
 DAY1 = datetime(2022, 3, 14, tzinfo=SEOUL)
 WINDOW = (DAY1, DAY1 + timedelta(days=2))
 GAP = (DAY1 + timedelta(hours=3), DAY1 + timedelta(hours=5))  # no rows at all

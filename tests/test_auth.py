@@ -30,7 +30,7 @@ from api.cli import main
 from api.config import Settings
 from api.deid import dev_key
 from api.errors import EXCEPTION_HANDLERS
-from tests.conftest import TEST_JWT_SECRET, assert_problem, bearer, settings_for_tests
+from tests.helpers import TEST_JWT_SECRET, assert_problem, bearer, settings_for_tests
 
 RAW = "/api/ess/operating-sites/2/banks/1/"
 RAW_PARAMS = {"date": "2001-01-01"}

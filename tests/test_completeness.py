@@ -10,9 +10,8 @@ import pytest
 
 from api.catalog.model import load_catalog
 from api.refresh import refresh_aggregates
-from tests.conftest import assert_problem, create_scratch_site
+from tests.helpers import SEOUL, assert_problem, create_scratch_site
 
-SEOUL = ZoneInfo("Asia/Seoul")
 DAY = date(2022, 6, 7)
 DAY_START = datetime(2022, 6, 7, tzinfo=SEOUL)
 

@@ -23,7 +23,7 @@ from api.deid.names import (
     token_length,
 )
 from api.deid.views import check_views, stale_views
-from tests.conftest import TEST_DEID_KEY
+from tests.helpers import TEST_DEID_KEY
 
 OTHER_KEY = "another-deid-key-" + "0f1e2d3c4b5a6978" * 2
 TOKEN = re.compile(r"^(bk|rk|ps|ec)_[0-9a-f]+$")

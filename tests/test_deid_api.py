@@ -14,7 +14,7 @@ from api.catalog.model import load_catalog
 from api.deid import apply_views
 from api.deid.model import load_deid_catalog
 from api.deid.names import digest, load_rules, plan
-from tests.conftest import TEST_DEID_KEY, create_scratch_site
+from tests.helpers import TEST_DEID_KEY, create_scratch_site
 
 EMPTY_WINDOW = {"start-time": "2001-01-01T00:00:00", "end-time": "2001-01-01T00:01:00"}
 PATHS = {

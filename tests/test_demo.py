@@ -15,21 +15,17 @@ from psycopg import sql
 from api.cli import main
 from api.demo import DEFAULT_DEMO, DemoError, generate
 from api.demo import generator as demo_generator
+from tests.helpers import SEOUL, create_scratch_site
 
-SEOUL = ZoneInfo("Asia/Seoul")
+DEMO_SITES_FROM = 800
 DAY = date(2023, 4, 10)
 COMPONENTS = ("rack", "bank", "pcs", "etc")
 
 
 def new_site(conn: psycopg.Connection, template: int, racks: tuple[int, ...]) -> int:
-    site_id = conn.execute(
-        "SELECT coalesce(max(site_id), 799) + 1 FROM ess.site WHERE site_id BETWEEN 800 AND 899"
-    ).fetchone()[0]
-    conn.execute(
-        "SELECT ess.add_site_like(%s::smallint, %s, %s, %s::smallint, %s::smallint[])",
-        (site_id, f"demo{site_id}", f"Demo test site {site_id}", template, list(racks)),
-    )
-    return site_id
+    # ids of this module's own range: the generator's random streams are keyed by site id,
+    # so the data is the same whether the module runs alone or in the whole suite
+    return create_scratch_site(conn, template, racks, first_id=DEMO_SITES_FROM)
 
 
 def local(day: date, hh: int, mm: int = 0) -> datetime:
@@ -484,13 +480,7 @@ def test_a_long_run_compresses_the_chunks_it_wrote_entirely(conn):
 
 def test_a_site_elsewhere_follows_its_own_local_days(conn):
     berlin = ZoneInfo("Europe/Berlin")
-    site_id = conn.execute(
-        "SELECT coalesce(max(site_id), 799) + 1 FROM ess.site WHERE site_id BETWEEN 800 AND 899"
-    ).fetchone()[0]
-    conn.execute(
-        "SELECT ess.add_site_like(%s::smallint, %s, %s, 2::smallint, '{1}'::smallint[], %s)",
-        (site_id, f"demo{site_id}", "Demo site in Berlin", "Europe/Berlin"),
-    )
+    site_id = create_scratch_site(conn, 2, (1,), "Europe/Berlin", first_id=DEMO_SITES_FROM)
     day = date(2023, 3, 26)  # 23 hours: clocks go forward at 02:00
     generate(conn, sites=(site_id,), start=day, interval=timedelta(minutes=1), refresh=False)
     first, last, rows, charging_from = conn.execute(

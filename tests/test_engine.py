@@ -8,7 +8,7 @@ from api.db import connect
 from api.engine import EmbeddedEngine
 from api.migrate import migrate
 from api.refresh import refresh_aggregates
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 
 def test_a_restarted_engine_keeps_data_and_timescaledb_works(tmp_path):

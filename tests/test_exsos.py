@@ -5,14 +5,12 @@ racks (an anomaly lowers the score), bank level from the worst rack, and the end
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import assert_problem, create_scratch_site
-from tests.safety_data import day_answer, rack_rows, store
+from tests.helpers import SEOUL, assert_problem, create_scratch_site, day_answer, store
+from tests.safety_data import rack_rows
 
-SEOUL = ZoneInfo("Asia/Seoul")
 T0 = datetime(2022, 8, 1, 13, 0, tzinfo=SEOUL)
 CLASSES = ("catastrophic", "critical", "neutral", "marginal", "negligible")
 

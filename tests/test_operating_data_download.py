@@ -19,8 +19,7 @@ import uvicorn
 from api.app import create_app
 from api.operating_data import download
 from api.operating_data.settings import OperatingDataSettings
-from tests.conftest import bearer, free_port
-from tests.conftest import settings_for_tests as app_settings
+from tests.helpers import bearer, free_port, settings_for_tests
 from tests.operating_data_site import MISSING, RACK_ROWS, SECONDS, START, create_site
 
 DAY = {"start-time": "2022-05-10T00:00:00", "end-time": "2022-05-11T00:00:00"}
@@ -191,7 +190,7 @@ def test_the_longest_window_is_configurable(api, site):
 
 @pytest.fixture
 def server(pool, site):
-    app = create_app(pool=pool, settings=app_settings())
+    app = create_app(pool=pool, settings=settings_for_tests())
     app.state.operating_data = replace(OperatingDataSettings.from_env(), download_slice_rows=5)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")

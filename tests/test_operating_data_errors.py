@@ -9,8 +9,7 @@ from litestar.testing import TestClient
 from api.app import create_app
 from api.db import open_pool
 from api.operating_data import download, execute
-from tests.conftest import bearer
-from tests.conftest import settings_for_tests as app_settings
+from tests.helpers import bearer, settings_for_tests
 from tests.operating_data_site import create_site
 
 
@@ -46,7 +45,7 @@ def test_an_exhausted_pool_is_a_503(site, migrated_url):
     small = open_pool(migrated_url, max_size=1)
     small.timeout = 0.5
     try:
-        with TestClient(app=create_app(pool=small, settings=app_settings())) as client:
+        with TestClient(app=create_app(pool=small, settings=settings_for_tests())) as client:
             client.headers.update(bearer())
             with small.connection():
                 response = client.get(f"/api/ess/operating-sites/{site}/pcs/latest/")

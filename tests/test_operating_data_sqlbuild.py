@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -25,8 +24,8 @@ from api.operating_data.sqlbuild import (
     rows_query,
 )
 from api.params import Window
+from tests.helpers import SEOUL
 
-SEOUL = ZoneInfo("Asia/Seoul")
 SITE = Site(
     site_id=5,
     code="five",

@@ -5,8 +5,7 @@ import pytest
 
 from api.errors import ProblemError
 from api.params import parse_duration, parse_name_list, parse_time, parse_window
-
-SEOUL = ZoneInfo("Asia/Seoul")
+from tests.helpers import SEOUL
 
 
 def test_naive_time_is_site_local_and_equals_the_offset_form():

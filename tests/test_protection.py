@@ -5,15 +5,13 @@ per bucket and level; the paged endpoint and its bad inputs."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 
-from tests.conftest import assert_problem, create_scratch_site
-from tests.safety_data import day_answer, rack_rows, store
+from tests.helpers import SEOUL, assert_problem, create_scratch_site, day_answer, store
+from tests.safety_data import rack_rows
 
-SEOUL = ZoneInfo("Asia/Seoul")
 T0 = datetime(2022, 6, 1, 10, 0, tzinfo=SEOUL)
 WINDOW = (T0, T0 + timedelta(minutes=5))
 

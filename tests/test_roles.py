@@ -12,7 +12,7 @@ import pytest
 
 from api.auth.roles import readable_aggregates
 from api.deid import apply_views
-from tests.conftest import TEST_DEID_KEY
+from tests.helpers import TEST_DEID_KEY
 
 RAW_TABLES = ("ess.bank", "ess.rack", "ess.pcs", "ess.etc", "ess.bms_flag")
 

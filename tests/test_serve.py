@@ -7,7 +7,7 @@ import sys
 import time
 import urllib.request
 
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 
 def test_ess_serve_answers_the_sites_endpoint(migrated_url):

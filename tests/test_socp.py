@@ -5,14 +5,12 @@ window, the charge-status filter and the bad inputs of the endpoint."""
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import assert_problem, create_scratch_site
-from tests.safety_data import day_answer, rack_rows, store
+from tests.helpers import SEOUL, assert_problem, create_scratch_site, day_answer, store
+from tests.safety_data import rack_rows
 
-SEOUL = ZoneInfo("Asia/Seoul")
 T0 = datetime(2022, 9, 5, 8, 0, tzinfo=SEOUL)
 DAY = (datetime(2022, 9, 5, tzinfo=SEOUL), datetime(2022, 9, 6, tzinfo=SEOUL))
 

@@ -5,14 +5,12 @@ persistence, rack level, and the endpoint with its bad inputs."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import assert_problem, create_scratch_site
-from tests.safety_data import rack_rows, store
+from tests.helpers import SEOUL, assert_problem, create_scratch_site, store
+from tests.safety_data import rack_rows
 
-SEOUL = ZoneInfo("Asia/Seoul")
 DAY0 = date(2023, 1, 1)
 DAYS = 40  # 2023-01-01 .. 2023-02-09
 LAST = DAY0 + timedelta(days=DAYS - 1)

@@ -5,14 +5,12 @@ boundaries, the worst case per bucket from raw rows and from the minute aggregat
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import assert_problem, create_scratch_site
-from tests.safety_data import day_answer, rack_rows, store
+from tests.helpers import SEOUL, assert_problem, create_scratch_site, day_answer, store
+from tests.safety_data import rack_rows
 
-SEOUL = ZoneInfo("Asia/Seoul")
 T0 = datetime(2022, 7, 4, 10, 0, tzinfo=SEOUL)
 HAZARDS = (
     "over_voltage",
