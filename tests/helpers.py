@@ -4,7 +4,10 @@ problem checks."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -12,11 +15,12 @@ from psycopg import sql
 
 from api.auth.settings import AccessSettings
 from api.auth.tokens import SCOPES, mint
-from api.config import Settings
+from api.config import REPO_ROOT, Settings
 from api.engine import free_port
 from api.refresh import refresh_aggregates
 
 __all__ = [
+    "REPO_ROOT",
     "SEOUL",
     "TEST_DEID_KEY",
     "TEST_JWT_SECRET",
@@ -26,6 +30,7 @@ __all__ = [
     "day_answer",
     "free_port",
     "insert_rows",
+    "markdown_rows",
     "settings_for_tests",
     "store",
 ]
@@ -128,3 +133,26 @@ def day_answer(client, url: str, day: str, **params: str) -> object:
     window = {"start-time": f"{day}T00:00:00", "end-time": f"{next_day}T00:00:00+09:00"}
     assert answer.json() == client.get(url, params={**window, **params}).json()
     return answer.json()
+
+
+def markdown_rows(path: Path, section: str) -> Iterator[tuple[str | None, dict[str, str]]]:
+    """The rows of the tables under the `## <section>` heading of a Markdown file (the docs the
+    tests hold the code to), as dicts keyed by the header cells, each with the `###` heading it
+    is under (None before the first one)."""
+    heading, header, inside = None, None, False
+    for line in path.read_text().splitlines():
+        if line.startswith("## "):
+            inside, heading, header = line[3:].strip() == section, None, None
+        elif not inside:
+            continue
+        elif line.startswith("### "):
+            heading, header = line[4:].strip(), None
+        elif line.startswith("|"):
+            inner = line.strip()[1:-1]
+            cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", inner)]
+            if header is None:
+                header = cells
+            elif not set("".join(cells)) <= set("-: "):  # not the separator row
+                yield heading, dict(zip(header, cells, strict=True))
+        else:
+            header = None  # a table ends at the first line that is not a row

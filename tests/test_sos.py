@@ -1,5 +1,5 @@
-"""SoS: the factor at domain.md's check values and f(h_w) = 0.8, the product and the class
-boundaries, the worst case per bucket from raw rows and from the minute aggregate alike
+"""SoS: the factor at the check values of docs/domain.md and f(h_w) = 0.8, the product and the
+class boundaries, the worst case per bucket from raw rows and from the minute aggregate alike
 (discharge current counts by its magnitude), and the endpoint with its bad inputs."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ HAZARDS = (
     "under_temperature",
     "temperature_unbalance",
 )
-# domain.md section 5: (h_s, h_w, increasing) of the published parameters
+# docs/domain.md, SoS: (h_s, h_w, increasing) of the published parameters
 PUBLISHED = {
     "over_voltage": (4.014, 4.05, True),
     "under_voltage": (3.34, 3.20, False),

@@ -33,8 +33,8 @@ from api.operating_data.sqlbuild import (
 )
 from api.params import Window
 
-# psycopg yields COPY data about one row per block; a stream of such blocks is several times
-# slower than one of ~256 KiB chunks (design.md)
+# psycopg yields COPY data about one row per block; a response streamed block by block is
+# several times slower than one of ~256 KiB chunks
 CHUNK_BYTES = 256 * 1024
 SLICE_WORK_MEM = "64MB"
 

@@ -123,7 +123,7 @@ AS $$
 $$;
 
 -- What the generator needs to know about a site: its catalog entry plus the cell type's facts.
--- ocv: open-circuit voltage at true SoC 0, 5, ..., 100 % (domain.md section 3). The BMS shows
+-- ocv: open-circuit voltage at true SoC 0, 5, ..., 100 % (docs/domain.md). The BMS shows
 -- 0-90 % of a window of the true SoC (true_soc_at_0 .. true_soc_at_90), chosen so that the bank
 -- voltages match the sites' records (site 1 about 668-796 V, site 2 about 792-975 V).
 -- soh_fades: site 2's BMS (41J) reports a constant SoH of 100.
