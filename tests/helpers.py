@@ -31,6 +31,7 @@ __all__ = [
     "free_port",
     "insert_rows",
     "markdown_rows",
+    "sensitive_names",
     "settings_for_tests",
     "store",
 ]
@@ -133,6 +134,17 @@ def day_answer(client, url: str, day: str, **params: str) -> object:
     window = {"start-time": f"{day}T00:00:00", "end-time": f"{next_day}T00:00:00+09:00"}
     assert answer.json() == client.get(url, params={**window, **params}).json()
     return answer.json()
+
+
+def sensitive_names(catalog, rules) -> set[str]:
+    """Every column name of every site that the de-identification rules call sensitive."""
+    return {
+        c.name
+        for site in catalog.sites.values()
+        for component, columns in site.columns.items()
+        for c in columns
+        if rules.is_sensitive(component, c.name)
+    }
 
 
 def markdown_rows(path: Path, section: str) -> Iterator[tuple[str | None, dict[str, str]]]:

@@ -23,7 +23,7 @@ from api.deid.names import (
     token_length,
 )
 from api.deid.views import check_views, stale_views
-from tests.helpers import TEST_DEID_KEY
+from tests.helpers import TEST_DEID_KEY, sensitive_names
 
 OTHER_KEY = "another-deid-key-" + "0f1e2d3c4b5a6978" * 2
 TOKEN = re.compile(r"^(bk|rk|ps|ec)_[0-9a-f]+$")
@@ -32,16 +32,6 @@ TOKEN = re.compile(r"^(bk|rk|ps|ec)_[0-9a-f]+$")
 @pytest.fixture
 def rules(conn) -> Rules:
     return load_rules(conn)
-
-
-def sensitive_names(catalog, rules) -> set[str]:
-    return {
-        c.name
-        for site in catalog.sites.values()
-        for component, columns in site.columns.items()
-        for c in columns
-        if rules.is_sensitive(component, c.name)
-    }
 
 
 def test_the_rule_and_the_vendor_patterns_pick_the_sensitive_columns(rules):

@@ -14,7 +14,7 @@ from api.catalog.model import load_catalog
 from api.deid import apply_views
 from api.deid.model import load_deid_catalog
 from api.deid.names import digest, load_rules, plan
-from tests.helpers import TEST_DEID_KEY, create_scratch_site
+from tests.helpers import TEST_DEID_KEY, create_scratch_site, sensitive_names
 
 EMPTY_WINDOW = {"start-time": "2001-01-01T00:00:00", "end-time": "2001-01-01T00:01:00"}
 PATHS = {
@@ -28,14 +28,7 @@ PATHS = {
 @pytest.fixture(scope="module")
 def sensitive(pool) -> set[str]:
     with pool.connection() as conn:
-        catalog, rules = load_catalog(conn), load_rules(conn)
-    return {
-        c.name
-        for site in catalog.sites.values()
-        for component, columns in site.columns.items()
-        for c in columns
-        if rules.is_sensitive(component, c.name)
-    }
+        return sensitive_names(load_catalog(conn), load_rules(conn))
 
 
 def assert_no_sensitive_name(text: str, sensitive: set[str]) -> None:
