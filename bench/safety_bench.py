@@ -6,8 +6,8 @@
    rack and of the bank over the day; against SELECT count(*) and a plain time_bucket max/min
    of the seven hazard inputs over the same raw rows.
 2. Protection episodes for one site (9 racks) over 30 days, at a coarser cadence by default
-   (every 10 s: 2.3 M rows; --interval 1 for 1 Hz) with injected excursions: the API's call
-   (ess.protection_episodes), the counts per day and level, against SELECT count(*).
+   (every 10 s: 2.3 M rows; --interval 1 for 1 Hz, at most 60) with injected excursions: the
+   API's call (ess.protection_episodes), the counts per day and level, against SELECT count(*).
 
     .venv/bin/python bench/safety_bench.py [--interval 10] [--repetitions 3] [--database-url URL]
 
@@ -257,6 +257,9 @@ def main() -> None:
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
+    if not 1 <= args.interval <= 60:
+        # every injected excursion must be read at least once: the shortest lasts 2 minutes
+        parser.error("--interval: from 1 to 60 seconds")
     with bench_database(args.database_url) as db, connect(db.url) as conn:
         describe_setup(conn)
         bench_sos(conn, args.repetitions)
