@@ -7,10 +7,9 @@ import argparse
 import sys
 
 from api.auth import command as token_command
-from api.auth import logins
-from api.auth.settings import ConfigurationError
 from api.catalog.model import COMPONENTS
-from api.config import Settings
+from api.config import ConfigurationError, Settings
+from api.database_roles import logins
 from api.db import connect
 from api.deid import command as deid_command
 from api.deid.names import DeidKeyError

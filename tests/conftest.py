@@ -19,10 +19,9 @@ import pytest
 from litestar.testing import TestClient
 
 from api.app import create_app
-from api.auth.settings import AccessSettings
 from api.auth.tokens import SCOPES, mint
 from api.catalog.model import Catalog, load_catalog
-from api.config import REPO_ROOT, Settings
+from api.config import REPO_ROOT, AccessSettings, Settings
 from api.db import connect, open_pool
 from api.deid import apply_views
 from api.engine import EmbeddedEngine

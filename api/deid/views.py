@@ -16,9 +16,9 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from api.auth.roles import grant_privileges
 from api.catalog.model import load_catalog
 from api.config import Settings
+from api.database_roles.grants import grant_privileges
 from api.deid.keys import configured_key
 from api.deid.names import DeidKeyError, Plan, Published, load_rules, plan, view_name
 
@@ -133,7 +133,7 @@ def apply_views(conn: psycopg.Connection, key: str) -> ApplyReport:
         conn.execute(
             INSERT_DICTIONARY_SQL, [list(c) for c in zip(*_dictionary_rows(deid), strict=True)]
         )
-        grant_privileges(conn, rules)
+        grant_privileges(conn, rules.is_sensitive)
     log.info(report.summary())
     return report
 

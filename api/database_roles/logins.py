@@ -12,8 +12,8 @@ import sys
 import psycopg
 from psycopg import sql
 
-from api.auth.roles import ANALYST_ROLE, API_ROLE
 from api.config import Settings
+from api.database_roles.names import ANALYST_ROLE, API_ROLE
 from api.db import connect
 from api.engine import database
 

@@ -11,17 +11,16 @@ and with every view generation (the roles and the fixed grants are in migration 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
 
-if TYPE_CHECKING:  # api.deid imports this module: a runtime import would be circular
-    from api.deid.names import Rules
+from api.database_roles.names import ANALYST_ROLE, API_ROLE
 
-API_ROLE = "ess_api"
-ANALYST_ROLE = "ess_analyst"
+# (component, column name) -> whether the column is sensitive: the de-identification rules
+IsSensitive = Callable[[str, str], bool]
 HERE = Path(__file__).parent
 RAW_COLUMNS_SQL = (HERE / "raw_columns.sql").read_text()
 AGGREGATES_SQL = (HERE / "continuous_aggregates.sql").read_text()
@@ -32,10 +31,10 @@ WRAPPER_SEARCH_PATH = "pg_catalog, ess, public, pg_temp"
 VOLATILITY = {"i": "IMMUTABLE", "s": "STABLE", "v": "VOLATILE"}
 
 
-def sensitive_raw_columns(conn: psycopg.Connection, rules: Rules) -> set[str]:
+def sensitive_raw_columns(conn: psycopg.Connection, is_sensitive: IsSensitive) -> set[str]:
     """Every column of the raw hypertables that the rules call sensitive (for any site)."""
     rows = conn.execute(RAW_COLUMNS_SQL).fetchall()
-    return {column for component, column in rows if rules.is_sensitive(component, column)}
+    return {column for component, column in rows if is_sensitive(component, column)}
 
 
 def _words(names: set[str]) -> re.Pattern | None:
@@ -78,7 +77,7 @@ def _wrapper(name: str, arguments: str, result: str, count: int, volatility: str
     )
 
 
-def grant_privileges(conn: psycopg.Connection, rules: Rules) -> dict[str, list[str]]:
+def grant_privileges(conn: psycopg.Connection, is_sensitive: IsSensitive) -> dict[str, list[str]]:
     """Returns what analysts were given and refused."""
     api, analyst = sql.Identifier(API_ROLE), sql.Identifier(ANALYST_ROLE)
     with conn.transaction():
@@ -88,7 +87,9 @@ def grant_privileges(conn: psycopg.Connection, rules: Rules) -> dict[str, list[s
         conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA ess_deid TO {}").format(analyst))
 
         definitions = dict(conn.execute(AGGREGATES_SQL).fetchall())
-        readable, refused = readable_aggregates(definitions, sensitive_raw_columns(conn, rules))
+        readable, refused = readable_aggregates(
+            definitions, sensitive_raw_columns(conn, is_sensitive)
+        )
         for name in readable:
             conn.execute(
                 sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier("ess", name), analyst)
