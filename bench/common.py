@@ -17,6 +17,7 @@ from pathlib import Path
 
 from api.config import REPO_ROOT
 from api.db import connect
+from api.demo import install_demo
 from api.engine import EmbeddedEngine, is_embedded
 from api.migrate import migrate
 from api.refresh import refresh_aggregates
@@ -54,6 +55,7 @@ def bench_database(url: str | None) -> Iterator[str]:
             url = engine.url
         with connect(url) as conn:
             migrate(conn, REPO_ROOT / "sql")
+            install_demo(conn, REPO_ROOT / "sql")  # a development database, as `ess run` makes
         yield url
 
 

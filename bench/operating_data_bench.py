@@ -52,7 +52,7 @@ from api.auth.tokens import SCOPE_RAW, mint
 from api.catalog.model import load_catalog
 from api.config import REPO_ROOT
 from api.db import connect, open_pool
-from api.demo import generate
+from api.demo import generate, install_demo
 from api.engine import EmbeddedEngine
 from api.migrate import migrate
 from api.operating_data.cursor import AFTER, Cursor, Position
@@ -120,6 +120,7 @@ def database(url: str | None) -> Iterator[Database]:
             url = engine.url
         with connect(url) as conn:
             migrate(conn, REPO_ROOT / "sql")
+            install_demo(conn, REPO_ROOT / "sql")  # a development database, as `ess run` makes
         yield Database(url, engine)
 
 
