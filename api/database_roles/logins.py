@@ -13,11 +13,11 @@ import psycopg
 from psycopg import sql
 
 from api.config import Settings
-from api.database_roles.names import ANALYST_ROLE, API_ROLE
 from api.db import connect
 from api.engine import database
 
-GROUP_ROLES = (API_ROLE, ANALYST_ROLE)
+# the group roles of migration 0006: the API process, and a person (de-identified data only)
+GROUP_ROLES = ("ess_api", "ess_analyst")
 
 
 def ensure_login(conn: psycopg.Connection, name: str, group: str, password: str) -> str:
