@@ -18,30 +18,22 @@ class ConfigurationError(RuntimeError):
     """The server must not start with this configuration."""
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
-
-
 def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _number(name: str, default: float) -> float:
+def env_number(name: str, default, kind: type = float, minimum: float = 0):
+    """The number (`kind` int or float) in environment variable `name`, else `default`."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = float(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
-    if value < 0:
-        raise ConfigurationError(f"{name} must not be negative")
+        what = "an integer" if kind is int else "a number"
+        raise ConfigurationError(f"{name} must be {what}, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
     return value
 
 
@@ -75,9 +67,11 @@ class AccessSettings:
     # de-identified data and the site catalog need a token too (any scope of ours)
     public_requires_token: bool = field(default_factory=lambda: _flag("ESS_DEID_REQUIRE_TOKEN"))
     # anonymous requests per client: a bucket of `burst` refilled at `per_second`; 0 = off
-    rate_limit_burst: int = field(default_factory=lambda: int(_number("ESS_RATE_LIMIT_BURST", 120)))
+    rate_limit_burst: int = field(
+        default_factory=lambda: env_number("ESS_RATE_LIMIT_BURST", 120, int)
+    )
     rate_limit_per_second: float = field(
-        default_factory=lambda: _number("ESS_RATE_LIMIT_PER_SECOND", 10)
+        default_factory=lambda: env_number("ESS_RATE_LIMIT_PER_SECOND", 10)
     )
     # peers whose X-Forwarded-For is believed (reverse proxies); addresses or CIDR networks
     trusted_proxies: tuple[Network, ...] = field(
@@ -93,14 +87,14 @@ class Settings:
         default_factory=lambda: Path(os.environ.get("ESS_DATA_DIR", REPO_ROOT / ".data"))
     )
     engine_host: str = "127.0.0.1"
-    engine_port: int = field(default_factory=lambda: _int("ESS_ENGINE_PORT", 55432))
+    engine_port: int = field(default_factory=lambda: env_number("ESS_ENGINE_PORT", 55432, int, 1))
     sql_dir: Path = field(
         default_factory=lambda: Path(os.environ.get("ESS_SQL_DIR", REPO_ROOT / "sql"))
     )
     # upper bound; the embedded engine always gets 1 (it has a single backend session)
-    pool_max_size: int = field(default_factory=lambda: _int("ESS_POOL_MAX_SIZE", 8))
+    pool_max_size: int = field(default_factory=lambda: env_number("ESS_POOL_MAX_SIZE", 8, int, 1))
     statement_timeout_ms: int = field(
-        default_factory=lambda: _int("ESS_STATEMENT_TIMEOUT_MS", 30000)
+        default_factory=lambda: env_number("ESS_STATEMENT_TIMEOUT_MS", 30000, int)
     )
 
     # "production" makes missing secrets (JWT key, de-identification key) fatal at startup
