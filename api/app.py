@@ -19,7 +19,6 @@ from api.analytics.safety_routes import (
 )
 from api.auth.policy import AccessPolicy
 from api.catalog.model import load_catalog
-from api.catalog.routes import SiteController
 from api.config import Settings
 from api.db import open_pool
 from api.deid.model import load_deid_catalog
@@ -27,6 +26,7 @@ from api.deid.routes import DEID_ROUTES
 from api.deid.views import check_views
 from api.errors import EXCEPTION_HANDLERS
 from api.operating_data.routes import OPERATING_DATA_ROUTES
+from api.operating_sites.routes import SiteController
 from api.root import root
 
 ROUTES = [

@@ -7,10 +7,9 @@ import argparse
 import sys
 
 from api.auth import command as token_command
-from api.auth import logins
-from api.auth.settings import ConfigurationError
 from api.catalog.model import COMPONENTS
-from api.config import Settings
+from api.config import ConfigurationError, Settings
+from api.database_roles import logins
 from api.db import connect
 from api.deid import command as deid_command
 from api.deid.names import DeidKeyError
@@ -52,7 +51,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from api.app import create_app
     from api.auth import dev_secret, development_token
     from api.deid import apply_views, configured_key, dev_key
-    from api.demo import DEFAULT_DEMO, generate
+    from api.demo import DEFAULT_DEMO, generate, install_demo
 
     with database(settings) as url:
         with connect(url) as conn:
@@ -70,6 +69,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                     f"{demo.interval.total_seconds():g} s for sites "
                     f"{', '.join(map(str, demo.sites))} (about 20-40 s on the embedded engine)"
                 )
+                install_demo(conn, settings.sql_dir)
                 result = generate(conn, progress=lambda line: print(f"demo: {line}", flush=True))
                 demo_command.print_report(result, sys.stdout)
         dev_secret(settings.data_dir)

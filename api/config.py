@@ -1,24 +1,82 @@
-"""Settings from the environment. Secrets never come from files in the repository."""
+"""Settings from the environment. Secrets never come from files in the repository.
+
+The bottom layer: imports nothing of the API (the access settings are read here, and checked by
+api/auth, which sits above)."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from api.auth.settings import AccessSettings
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
+class ConfigurationError(RuntimeError):
+    """The server must not start with this configuration."""
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def env_number(name: str, default, kind: type = float, minimum: float = 0):
+    """The number (`kind` int or float) in environment variable `name`, else `default`."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
         return default
     try:
-        return int(raw)
+        value = kind(raw)
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise ConfigurationError(f"{name} must be {what}, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    try:
+        return tuple(ipaddress.ip_network(p.strip()) for p in text.split(",") if p.strip())
     except ValueError as exc:
-        raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
+        raise ConfigurationError(f"ESS_TRUSTED_PROXIES: {exc}") from None
+
+
+def _pem(name: str) -> str | None:
+    """A PEM key given inline (newlines may be written as \\n) or as @/path/to/file."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    if value.startswith("@"):
+        return Path(value[1:]).read_text()
+    return value.replace("\\n", "\n")
+
+
+@dataclass(frozen=True)
+class AccessSettings:
+    """Access control from the environment (documented in docs/deid-and-auth.md)."""
+
+    jwt_secret: str | None = field(default_factory=lambda: os.environ.get("ESS_JWT_SECRET") or None)
+    jwt_public_key: str | None = field(default_factory=lambda: _pem("ESS_JWT_PUBLIC_KEY"))
+    jwt_issuer: str | None = field(default_factory=lambda: os.environ.get("ESS_JWT_ISSUER") or None)
+    jwt_audience: str | None = field(
+        default_factory=lambda: os.environ.get("ESS_JWT_AUDIENCE") or None
+    )
+    # de-identified data and the site catalog need a token too (any scope of ours)
+    public_requires_token: bool = field(default_factory=lambda: _flag("ESS_DEID_REQUIRE_TOKEN"))
+    # anonymous requests per client: a bucket of `burst` refilled at `per_second`; 0 = off
+    rate_limit_burst: int = field(
+        default_factory=lambda: env_number("ESS_RATE_LIMIT_BURST", 120, int)
+    )
+    rate_limit_per_second: float = field(
+        default_factory=lambda: env_number("ESS_RATE_LIMIT_PER_SECOND", 10)
+    )
+    # peers whose X-Forwarded-For is believed (reverse proxies); addresses or CIDR networks
+    trusted_proxies: tuple[Network, ...] = field(
+        default_factory=lambda: parse_networks(os.environ.get("ESS_TRUSTED_PROXIES", ""))
+    )
 
 
 @dataclass(frozen=True)
@@ -29,14 +87,14 @@ class Settings:
         default_factory=lambda: Path(os.environ.get("ESS_DATA_DIR", REPO_ROOT / ".data"))
     )
     engine_host: str = "127.0.0.1"
-    engine_port: int = field(default_factory=lambda: _int("ESS_ENGINE_PORT", 55432))
+    engine_port: int = field(default_factory=lambda: env_number("ESS_ENGINE_PORT", 55432, int, 1))
     sql_dir: Path = field(
         default_factory=lambda: Path(os.environ.get("ESS_SQL_DIR", REPO_ROOT / "sql"))
     )
     # upper bound; the embedded engine always gets 1 (it has a single backend session)
-    pool_max_size: int = field(default_factory=lambda: _int("ESS_POOL_MAX_SIZE", 8))
+    pool_max_size: int = field(default_factory=lambda: env_number("ESS_POOL_MAX_SIZE", 8, int, 1))
     statement_timeout_ms: int = field(
-        default_factory=lambda: _int("ESS_STATEMENT_TIMEOUT_MS", 30000)
+        default_factory=lambda: env_number("ESS_STATEMENT_TIMEOUT_MS", 30000, int)
     )
 
     # "production" makes missing secrets (JWT key, de-identification key) fatal at startup

@@ -3,7 +3,8 @@
 sql/migrations/NNNN_*.sql run in name order, each exactly once, in its own transaction, and are
 recorded with a SHA-256 of their text; an applied migration whose text changed is refused.
 Then sql/continuous_aggregates, sql/functions and sql/views (CREATE OR REPLACE / IF NOT EXISTS)
-are re-applied in that order, so a function fix needs no new migration.
+are re-applied in that order, so a function fix needs no new migration. sql/demo is not: only
+`ess demo` installs the demo generator (api/demo/install.py), never a production migrate.
 """
 
 from __future__ import annotations
@@ -65,15 +66,20 @@ def migrate(conn: psycopg.Connection, sql_dir: Path) -> MigrateReport:
                 (path.name, digest),
             )
         applied.append(path.name)
-    reapplied = []
-    for folder in IDEMPOTENT_DIRS:
-        for path in sorted((sql_dir / folder).glob("*.sql")):
-            # one statement at a time: continuous aggregates refuse to be created inside the
-            # implicit transaction of a multi-statement query
-            for statement in split_statements(path.read_text()):
-                conn.execute(statement)
-            reapplied.append(f"{folder}/{path.name}")
+    reapplied = [name for folder in IDEMPOTENT_DIRS for name in apply_folder(conn, sql_dir, folder)]
     return MigrateReport(applied, reapplied)
+
+
+def apply_folder(conn: psycopg.Connection, sql_dir: Path, folder: str) -> list[str]:
+    """Run every idempotent file of `sql_dir/folder` in name order; returns them as folder/name."""
+    applied = []
+    for path in sorted((sql_dir / folder).glob("*.sql")):
+        # one statement at a time: continuous aggregates refuse to be created inside the
+        # implicit transaction of a multi-statement query
+        for statement in split_statements(path.read_text()):
+            conn.execute(statement)
+        applied.append(f"{folder}/{path.name}")
+    return applied
 
 
 def split_statements(text: str) -> list[str]:

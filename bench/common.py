@@ -16,6 +16,7 @@ from pathlib import Path
 
 from api.config import REPO_ROOT
 from api.db import connect
+from api.demo import install_demo
 from api.engine import EmbeddedEngine, is_embedded, throwaway_engine
 from api.migrate import migrate
 from api.refresh import refresh_aggregates
@@ -62,6 +63,7 @@ def bench_database(url: str | None) -> Iterator[BenchDatabase]:
             url = engine.url
         with connect(url) as conn:
             migrate(conn, REPO_ROOT / "sql")
+            install_demo(conn, REPO_ROOT / "sql")  # a development database, as `ess run` makes
         yield BenchDatabase(url, engine)
 
 

@@ -27,9 +27,8 @@ from litestar.testing import TestClient
 
 from api.app import create_app
 from api.auth.ratelimit import RateLimiter
-from api.auth.settings import AccessSettings
 from api.auth.tokens import SCOPES, TokenKeys, mint
-from api.config import Settings
+from api.config import AccessSettings, Settings
 from api.db import connect, open_pool
 from api.deid import apply_views
 

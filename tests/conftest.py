@@ -20,6 +20,7 @@ from api.catalog.model import Catalog, load_catalog
 from api.config import REPO_ROOT
 from api.db import connect, open_pool
 from api.deid import apply_views
+from api.demo import install_demo
 from api.engine import throwaway_engine
 from api.migrate import migrate
 from tests.helpers import TEST_DEID_KEY, bearer, create_scratch_site, settings_for_tests
@@ -56,6 +57,8 @@ def migrated_url(database_url: str) -> str:
     with connect(database_url) as conn:
         migrate(conn, REPO_ROOT / "sql")
         apply_views(conn, TEST_DEID_KEY)
+        # a development database, as `ess run` makes it: the tests drive the demo generator
+        install_demo(conn, REPO_ROOT / "sql")
     return database_url
 
 

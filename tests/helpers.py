@@ -13,9 +13,8 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg import sql
 
-from api.auth.settings import AccessSettings
 from api.auth.tokens import SCOPES, mint
-from api.config import REPO_ROOT, Settings
+from api.config import REPO_ROOT, AccessSettings, Settings
 from api.engine import free_port
 from api.refresh import refresh_aggregates
 

@@ -24,10 +24,9 @@ from api.app import create_app
 from api.auth import dev_secret, development_token
 from api.auth.policy import Access, AccessPolicy, access_for
 from api.auth.ratelimit import RateLimiter, client_address
-from api.auth.settings import AccessSettings, ConfigurationError, parse_networks
 from api.auth.tokens import SCOPE_DEID, SCOPE_RAW, mint
 from api.cli import main
-from api.config import Settings
+from api.config import AccessSettings, ConfigurationError, Settings, parse_networks
 from api.deid import dev_key
 from api.errors import EXCEPTION_HANDLERS
 from tests.helpers import TEST_JWT_SECRET, assert_problem, bearer, settings_for_tests

@@ -10,7 +10,7 @@ import pytest
 from psycopg import sql
 
 from api.catalog.model import load_catalog
-from api.config import Settings
+from api.config import REPO_ROOT, Settings
 from api.deid import apply_views
 from api.deid.names import (
     MIN_TOKEN_HEX,
@@ -23,6 +23,7 @@ from api.deid.names import (
     token_length,
 )
 from api.deid.views import check_views, stale_views
+from api.migrate import migrate
 from tests.helpers import TEST_DEID_KEY, sensitive_names
 
 OTHER_KEY = "another-deid-key-" + "0f1e2d3c4b5a6978" * 2
@@ -240,3 +241,39 @@ def test_production_needs_the_key_and_views_made_with_it(conn, monkeypatch, tmp_
     apply_views(conn, TEST_DEID_KEY)
     monkeypatch.setenv("ESS_DEID_KEY", TEST_DEID_KEY)
     check_views(conn, production)
+
+
+def test_views_of_a_site_without_columns_are_dropped_with_their_dictionary(conn, scratch_site):
+    site = scratch_site(template_site=1, rack_counts=(1,))
+    created = apply_views(conn, TEST_DEID_KEY).created
+    assert {f"site{site}_rack", f"site{site}_bank"} <= set(created)
+    conn.execute("DELETE FROM ess.site_column WHERE site_id = %s", (site,))
+    try:
+        report = apply_views(conn, TEST_DEID_KEY)
+        assert set(report.dropped) == {n for n in created if n.startswith(f"site{site}_")}
+        assert not [name for name in view_columns(conn) if name.startswith(f"site{site}_")]
+        in_dictionary = "SELECT count(*) FROM ess_deid.dictionary WHERE site_id = %s"
+        assert conn.execute(in_dictionary, (site,)).fetchone()[0] == 0
+    finally:  # the site gets its columns and views back for the tests that follow
+        conn.execute(
+            "INSERT INTO ess.site_column (site_id, component, column_name, value_type, ordinal)"
+            " SELECT %s, component, column_name, value_type, ordinal FROM ess.site_column"
+            " WHERE site_id = 1",
+            (site,),
+        )
+        apply_views(conn, TEST_DEID_KEY)
+
+
+def test_no_stored_function_names_a_token_and_migrate_keeps_the_views(conn):
+    apply_views(conn, TEST_DEID_KEY)
+    tokens = {
+        name
+        for (name,) in conn.execute(
+            "SELECT published_name FROM ess_deid.dictionary WHERE sensitive"
+        ).fetchall()
+    }
+    assert tokens
+    functions = conn.execute("SELECT prosrc FROM pg_proc").fetchall()
+    assert not [token for token in tokens if any(token in (f or "") for (f,) in functions)]
+    assert "views/deid_views.sql" in migrate(conn, REPO_ROOT / "sql").reapplied
+    assert stale_views(conn, TEST_DEID_KEY) == []

@@ -5,6 +5,7 @@ Every test works on scratch sites shaped like the reference sites (ess.add_site_
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,8 +14,10 @@ import pytest
 from psycopg import sql
 
 from api.cli import main
+from api.config import REPO_ROOT
 from api.demo import DEFAULT_DEMO, DemoError, generate
 from api.demo import generator as demo_generator
+from api.migrate import migrate
 from tests.helpers import SEOUL, create_scratch_site
 
 DEMO_SITES_FROM = 800
@@ -521,3 +524,44 @@ def test_python_callers_get_the_same_checks(conn):
     with pytest.raises(DemoError, match="--interval"):
         generate(conn, sites=(1,), interval=timedelta(milliseconds=1500))
     assert DEFAULT_DEMO.days >= 1 and DEFAULT_DEMO.interval <= timedelta(seconds=10)
+
+
+def demo_function_names() -> set[str]:
+    """The functions sql/demo/ defines."""
+    text = "".join(path.read_text() for path in (REPO_ROOT / "sql" / "demo").glob("*.sql"))
+    return set(re.findall(r"CREATE OR REPLACE FUNCTION ess\.(\w+)", text))
+
+
+def installed_demo_functions(conn: psycopg.Connection) -> list[str]:
+    return [
+        row[0]
+        for row in conn.execute(
+            "SELECT p.oid::regprocedure::text FROM pg_proc AS p"
+            " WHERE p.pronamespace = 'ess'::regnamespace AND p.proname = ANY(%s)"
+            " ORDER BY 1",
+            (sorted(demo_function_names()),),
+        ).fetchall()
+    ]
+
+
+def test_migrate_installs_no_demo_generator_and_ess_demo_does(conn, monkeypatch, migrated_url):
+    assert {"demo_generate", "demo_generate_slice", "demo_plan_anomalies"} <= demo_function_names()
+    for signature in installed_demo_functions(conn):  # the test database has them: start afresh
+        conn.execute(f"DROP FUNCTION {signature}")
+    report = migrate(conn, REPO_ROOT / "sql")
+    assert installed_demo_functions(conn) == []
+    assert [name for name in report.reapplied if "demo" in name] == []
+
+    site_id = new_site(conn, 2, (1,))
+    monkeypatch.setenv("DATABASE_URL", migrated_url)
+    argv = ["demo", "--sites", str(site_id), "--interval", "1hour", "--no-refresh"]
+    assert main(argv) == 0
+    installed = installed_demo_functions(conn)
+    assert {signature.split("(")[0].removeprefix("ess.") for signature in installed} == (
+        demo_function_names()
+    )
+    rows = conn.execute("SELECT count(*) FROM ess.rack WHERE site_id = %s", (site_id,))
+    assert rows.fetchone()[0] > 0
+    # a second run replaces the functions in place and adds no rows
+    assert main(argv) == 0
+    assert installed_demo_functions(conn) == installed

@@ -3,8 +3,8 @@
 import psycopg
 import pytest
 
-from api.auth.logins import ensure_login
 from api.cli import main
+from api.database_roles.logins import ensure_login
 
 
 def test_login_is_created_then_updated_and_is_member_of_its_group(conn):

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
-from api.auth.roles import readable_aggregates
+from api.database_roles.grants import readable_aggregates
 from api.deid import apply_views
 from tests.helpers import TEST_DEID_KEY
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from api.auth.settings import ConfigurationError, dev_secret
+from api.auth.keys import dev_secret
 from api.auth.tokens import SCOPE_DEID, SCOPE_RAW, mint
-from api.config import Settings
+from api.config import ConfigurationError, Settings
 from api.errors import ProblemError
 from api.params import parse_duration
 

@@ -26,10 +26,10 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins import InitPlugin, ReceiveRoutePlugin
 from litestar.routes import BaseRoute, HTTPRoute
 
+from api.auth.keys import token_keys
 from api.auth.ratelimit import RateLimiter, client_address
-from api.auth.settings import ConfigurationError
 from api.auth.tokens import SCOPE_DEID, SCOPE_RAW, Grant, TokenError
-from api.config import Settings
+from api.config import ConfigurationError, Settings
 from api.errors import PROBLEM_JSON, Problem, ProblemError
 
 
@@ -75,7 +75,7 @@ class AccessPolicy(InitPlugin, ReceiveRoutePlugin):
 
     def __init__(self, settings: Settings) -> None:
         access = settings.access
-        self.keys = access.token_keys(settings.data_dir, settings.production)
+        self.keys = token_keys(settings)
         self.public_requires_token = access.public_requires_token
         if access.rate_limit_burst > 0 and access.rate_limit_per_second <= 0:
             raise ConfigurationError("ESS_RATE_LIMIT_PER_SECOND must be positive")

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from api.auth.settings import Network
+from api.config import Network
 
 # more clients than this and the full (idle) buckets are forgotten
 MAX_TRACKED_CLIENTS = 10_000

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import psycopg
 
-from api.auth.roles import grant_privileges
 from api.config import Settings
+from api.database_roles.grants import grant_privileges
 from api.db import connect
 from api.deid.keys import DEV_KEY_FILE, configured_key, dev_key, new_key
 from api.deid.names import DeidKeyError, load_rules
@@ -23,7 +23,7 @@ def after_migrate(conn: psycopg.Connection, settings: Settings) -> str:
     role grants in any case."""
     key = configured_key(settings)
     if key is None:
-        grant_privileges(conn, load_rules(conn))
+        grant_privileges(conn, load_rules(conn).is_sensitive)
         return "de-identified views: not generated (no ESS_DEID_KEY; `ess run` makes one)"
     return apply_views(conn, key).summary()
 

@@ -7,9 +7,9 @@ import os
 import secrets
 from pathlib import Path
 
-from api.auth.secrets import read_or_create_secret, write_secret
 from api.config import Settings
 from api.deid.names import DeidKeyError, check_key
+from api.secret_files import read_or_create_secret, write_secret
 
 DEV_KEY_FILE = "deid-key"
 

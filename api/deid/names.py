@@ -123,10 +123,6 @@ class Plan:
     columns: dict[tuple[int, str], tuple[Published, ...]]  # (site, component) -> columns
 
 
-def view_name(site_id: int, component: str) -> str:
-    return f"site{site_id}_{component}"
-
-
 def plan(catalog: Catalog, rules: Rules, key: str) -> Plan:
     check_key(key)
     sensitive_names = [

@@ -1,7 +1,7 @@
 """`ess demo [--sites 1,2,3] [--start YYYY-MM-DD] [--days N] [--interval 1s] [--seed N]`.
 
-Exit codes: 0 done; 2 a bad argument (unknown site, days <= 0, bad interval or date) or a
-database without the demo functions."""
+Installs (or replaces) the demo functions of sql/demo/ first, then generates. Exit codes: 0 done;
+2 a bad argument (unknown site, days <= 0, bad interval or date)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from api.demo.generator import (
     check_interval,
     generate,
 )
+from api.demo.install import install_demo
 from api.engine import database
 from api.errors import ProblemError
 from api.params import parse_date, parse_duration
@@ -103,6 +104,7 @@ def parse_arguments(args: argparse.Namespace) -> tuple[tuple[int, ...], date, ti
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     parse_arguments(args)  # a bad argument fails before an engine is started
     with database(settings) as url, connect(url) as conn:
+        install_demo(conn, settings.sql_dir)
         return run(conn, args)
 
 

@@ -1,8 +1,9 @@
-"""The demo-data generator's driver: the SQL functions of sql/functions/demo_data.sql do the work;
-this module cuts the job into bounded statements, reports progress and the rate, and refreshes
-the continuous aggregates afterwards.
+"""The demo-data generator's driver: the SQL functions of sql/demo/demo_data.sql do the work
+(installed by api/demo/install.py); this module cuts the job into bounded statements, reports
+progress and the rate, and refreshes the continuous aggregates afterwards.
 
-    from api.demo import DEFAULT_DEMO, generate
+    from api.demo import DEFAULT_DEMO, generate, install_demo
+    install_demo(conn, REPO_ROOT / "sql")          # once per database, idempotent
     report = generate(conn)                       # the `make run` default
     report = generate(conn, sites=(2,), days=30, interval=timedelta(seconds=1), seed=7)
 """
@@ -269,7 +270,7 @@ def plan_anomalies(
         )
     except psycopg.errors.UndefinedFunction:
         raise DemoError(
-            "the database has no demo generator (ess.demo_plan_anomalies): run `ess migrate`"
+            "the database has no demo generator (ess.demo_plan_anomalies): run `ess demo`"
         ) from None
 
 

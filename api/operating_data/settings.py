@@ -11,6 +11,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from api.config import env_number
+
 PAGE_SIZE_DEFAULT = 1000
 PAGE_SIZE_MAX = 10000
 # gzip level of pages and downloads when the client accepts gzip. Measured on rack CSV, one
@@ -21,19 +23,6 @@ GZIP_LEVEL = 1
 # Without ESS_CURSOR_KEY, cursors are signed with a key that lives as long as this process:
 # they stop validating after a restart and differ between worker processes.
 _PROCESS_CURSOR_KEY = secrets.token_bytes(32)
-
-
-def _positive_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
-    if value <= 0:
-        raise SystemExit(f"{name} must be positive, got {value}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -53,8 +42,8 @@ class OperatingDataSettings:
         key = os.environ.get("ESS_CURSOR_KEY", "").encode()
         return cls(
             cursor_key=key or _PROCESS_CURSOR_KEY,
-            download_max_span=timedelta(days=_positive_int("ESS_DOWNLOAD_MAX_DAYS", 31)),
-            download_slice_rows=_positive_int("ESS_DOWNLOAD_SLICE_ROWS", 30000),
-            max_offset_rows=_positive_int("ESS_MAX_OFFSET_ROWS", 200000),
-            count_max_rows=_positive_int("ESS_COUNT_MAX_ROWS", 3_000_000),
+            download_max_span=timedelta(days=env_number("ESS_DOWNLOAD_MAX_DAYS", 31, int, 1)),
+            download_slice_rows=env_number("ESS_DOWNLOAD_SLICE_ROWS", 30000, int, 1),
+            max_offset_rows=env_number("ESS_MAX_OFFSET_ROWS", 200000, int, 1),
+            count_max_rows=env_number("ESS_COUNT_MAX_ROWS", 3_000_000, int, 1),
         )

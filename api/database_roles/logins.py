@@ -12,12 +12,12 @@ import sys
 import psycopg
 from psycopg import sql
 
-from api.auth.roles import ANALYST_ROLE, API_ROLE
 from api.config import Settings
 from api.db import connect
 from api.engine import database
 
-GROUP_ROLES = (API_ROLE, ANALYST_ROLE)
+# the group roles of migration 0006: the API process, and a person (de-identified data only)
+GROUP_ROLES = ("ess_api", "ess_analyst")
 
 
 def ensure_login(conn: psycopg.Connection, name: str, group: str, password: str) -> str:
