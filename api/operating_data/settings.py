@@ -11,6 +11,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from api.params import env_int
+
 PAGE_SIZE_DEFAULT = 1000
 PAGE_SIZE_MAX = 10000
 # gzip level of pages and downloads when the client accepts gzip. Measured on rack CSV, one
@@ -23,17 +25,8 @@ GZIP_LEVEL = 1
 _PROCESS_CURSOR_KEY = secrets.token_bytes(32)
 
 
-def _positive_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
-    if value <= 0:
-        raise SystemExit(f"{name} must be positive, got {value}")
-    return value
+def _positive(name: str, default: int) -> int:
+    return env_int(name, default, minimum=1)
 
 
 @dataclass(frozen=True)
@@ -53,8 +46,8 @@ class OperatingDataSettings:
         key = os.environ.get("ESS_CURSOR_KEY", "").encode()
         return cls(
             cursor_key=key or _PROCESS_CURSOR_KEY,
-            download_max_span=timedelta(days=_positive_int("ESS_DOWNLOAD_MAX_DAYS", 31)),
-            download_slice_rows=_positive_int("ESS_DOWNLOAD_SLICE_ROWS", 30000),
-            max_offset_rows=_positive_int("ESS_MAX_OFFSET_ROWS", 200000),
-            count_max_rows=_positive_int("ESS_COUNT_MAX_ROWS", 3_000_000),
+            download_max_span=timedelta(days=_positive("ESS_DOWNLOAD_MAX_DAYS", 31)),
+            download_slice_rows=_positive("ESS_DOWNLOAD_SLICE_ROWS", 30000),
+            max_offset_rows=_positive("ESS_MAX_OFFSET_ROWS", 200000),
+            count_max_rows=_positive("ESS_COUNT_MAX_ROWS", 3_000_000),
         )
