@@ -32,9 +32,11 @@ from common import (
     timed,
 )
 
-from api.analytics.aggregates import AggregateRequest, Metric, Plan, load_levels, plan, run
+from api.analytics.aggregates.parse import AggregateRequest, Metric
+from api.analytics.aggregates.plan import AggregateLevel, Plan, plan
+from api.analytics.aggregates.sql import build_query, levels_statement
 from api.catalog.model import load_catalog
-from api.db import connect
+from api.db import connect, decode_rows
 from api.refresh import refresh_aggregates
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -96,8 +98,9 @@ def bench(url: str, days: int, repetitions: int) -> None:
                 start=START,
                 end=end,
             )
-            levels = {level.relation: level for level in load_levels(conn)}
-            chosen = plan(request, tuple(levels.values()))
+            verdicts = decode_rows(conn, levels_statement(request), AggregateLevel)
+            levels = {level.relation: level for level in verdicts}
+            chosen = plan(request, verdicts)
             sources = [
                 (f"{chosen.source} (planner's choice)", chosen),
                 ("ess.rack_1m", Plan(request, levels["rack_1m"], chosen.fixed_offset)),
@@ -108,7 +111,10 @@ def bench(url: str, days: int, repetitions: int) -> None:
             results = {}
             timings = {}
             for label, source in sources:
-                timings[label], results[label] = timed(lambda s=source: run(conn, s), repetitions)
+                timings[label], results[label] = timed(
+                    lambda s=source: decode_rows(conn, build_query(s), dict, request.tz),
+                    repetitions,
+                )
         finally:
             drop_scratch_site(conn, site_id, refresh=(START, end))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Controller, Request, Response, get
+from litestar.params import FromPath
 
 from api.analytics.aggregates.parse import (
     AGGREGATE_PARAMETERS,
@@ -74,22 +75,24 @@ class AggregateController(Controller):
         "first, last. Answered from the coarsest continuous aggregate that gives the exact "
         "result (header Aggregate-Source), raw rows otherwise.",
     )
-    def aggregate(self, request: Request, site: int) -> Response:
+    def aggregate(self, request: Request, site: FromPath[int]) -> Response:
         found = request.app.state.catalog.require_site(site)
         return answer(request, parse_aggregate(found, query_of(request, AGGREGATE_PARAMETERS)))
 
     @get("/banks/{bank:int}/stats/avg-bank-soc/", sync_to_thread=True, summary="Average bank SoC")
-    def avg_bank_soc(self, request: Request, site: int, bank: int) -> Response:
+    def avg_bank_soc(self, request: Request, site: FromPath[int], bank: FromPath[int]) -> Response:
         return serve_series(request, site, "bank", bank, None, "avg:bank_soc")
 
     @get("/banks/{bank:int}/stats/avg-bank-soh/", sync_to_thread=True, summary="Average bank SoH")
-    def avg_bank_soh(self, request: Request, site: int, bank: int) -> Response:
+    def avg_bank_soh(self, request: Request, site: FromPath[int], bank: FromPath[int]) -> Response:
         return serve_series(request, site, "bank", bank, None, "avg:bank_soh")
 
     @get(
         "/banks/{bank:int}/stats/avg-bank-power/", sync_to_thread=True, summary="Average bank power"
     )
-    def avg_bank_power(self, request: Request, site: int, bank: int) -> Response:
+    def avg_bank_power(
+        self, request: Request, site: FromPath[int], bank: FromPath[int]
+    ) -> Response:
         return serve_series(request, site, "bank", bank, None, "avg:bank_power")
 
     @get(
@@ -97,7 +100,9 @@ class AggregateController(Controller):
         sync_to_thread=True,
         summary="Average rack SoC",
     )
-    def avg_rack_soc(self, request: Request, site: int, bank: int, rack: int) -> Response:
+    def avg_rack_soc(
+        self, request: Request, site: FromPath[int], bank: FromPath[int], rack: FromPath[int]
+    ) -> Response:
         return serve_series(request, site, "rack", bank, rack, "avg:rack_soc")
 
     @get(
@@ -105,5 +110,7 @@ class AggregateController(Controller):
         sync_to_thread=True,
         summary="Average rack SoH",
     )
-    def avg_rack_soh(self, request: Request, site: int, bank: int, rack: int) -> Response:
+    def avg_rack_soh(
+        self, request: Request, site: FromPath[int], bank: FromPath[int], rack: FromPath[int]
+    ) -> Response:
         return serve_series(request, site, "rack", bank, rack, "avg:rack_soh")

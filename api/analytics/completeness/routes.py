@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, get
+from litestar.params import FromPath
 
 from api.analytics.completeness.parse import COMPLETENESS_PARAMETERS, parse_completeness
 from api.analytics.completeness.sql import DayCompleteness, completeness_statement
@@ -34,7 +35,7 @@ class CompletenessController(Controller):
         "today counts its elapsed seconds only, days before data_since or after retirement "
         "are left out. status: warning above 2 % missing, critical above 5 %.",
     )
-    def completeness(self, request: Request, site: int) -> list[DayCompleteness]:
+    def completeness(self, request: Request, site: FromPath[int]) -> list[DayCompleteness]:
         site_id = request.app.state.catalog.require_site(site).site_id
         query = parse_completeness(site_id, query_of(request, COMPLETENESS_PARAMETERS))
         return fetch(request.app.state.pool, completeness_statement(query), DayCompleteness)

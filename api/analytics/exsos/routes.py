@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, get
+from litestar.params import FromPath
 
 from api.analytics.buckets import BUCKET_DOCS, BUCKET_PARAMETERS, bucket_window
 from api.analytics.exsos.sql import BANK_MODE, RACK_MODE, ExSoSItem, exsos_statement
@@ -35,17 +36,21 @@ class ExSoSController(Controller):
     )
 
     @get("/", sync_to_thread=True, summary="ExSoS of every bank (mode 1)")
-    def banks(self, request: Request, site: int) -> list[ExSoSItem]:
+    def banks(self, request: Request, site: FromPath[int]) -> list[ExSoSItem]:
         return serve_exsos(request, BANK_MODE, site)
 
     @get("/{bank:int}/", sync_to_thread=True, summary="ExSoS of one bank (mode 1)")
-    def bank(self, request: Request, site: int, bank: int) -> list[ExSoSItem]:
+    def bank(self, request: Request, site: FromPath[int], bank: FromPath[int]) -> list[ExSoSItem]:
         return serve_exsos(request, BANK_MODE, site, bank)
 
     @get("/{bank:int}/racks/", sync_to_thread=True, summary="ExSoS of every rack (mode 2)")
-    def bank_racks(self, request: Request, site: int, bank: int) -> list[ExSoSItem]:
+    def bank_racks(
+        self, request: Request, site: FromPath[int], bank: FromPath[int]
+    ) -> list[ExSoSItem]:
         return serve_exsos(request, RACK_MODE, site, bank)
 
     @get("/{bank:int}/racks/{rack:int}/", sync_to_thread=True, summary="ExSoS of one rack")
-    def rack(self, request: Request, site: int, bank: int, rack: int) -> list[ExSoSItem]:
+    def rack(
+        self, request: Request, site: FromPath[int], bank: FromPath[int], rack: FromPath[int]
+    ) -> list[ExSoSItem]:
         return serve_exsos(request, RACK_MODE, site, bank, rack)

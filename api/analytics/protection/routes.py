@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, get
+from litestar.params import FromPath
 
 from api.analytics.protection.parse import (
     COUNT_PARAMETERS,
@@ -55,7 +56,7 @@ class ProtectionMapController(Controller):
         parameters=EPISODE_DOCS,
         summary="Protection-map episodes of a site, newest first",
     )
-    def episodes(self, request: Request, site: int) -> EpisodePage:
+    def episodes(self, request: Request, site: FromPath[int]) -> EpisodePage:
         found = request.app.state.catalog.require_site(site)
         query = parse_episodes(found, query_of(request, EPISODE_PARAMETERS))
         rows = fetch(request.app.state.pool, episodes_statement(query), EpisodeRow, query.window.tz)
@@ -67,7 +68,7 @@ class ProtectionMapController(Controller):
         parameters=bucket_width_doc("1 hour"),
         summary="Episodes started and readings flagged per time bucket and level",
     )
-    def log_level_count(self, request: Request, site: int) -> list[LevelCount]:
+    def log_level_count(self, request: Request, site: FromPath[int]) -> list[LevelCount]:
         found = request.app.state.catalog.require_site(site)
         query = parse_counts(found, query_of(request, COUNT_PARAMETERS))
         statement = level_counts_statement(query)

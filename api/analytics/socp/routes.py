@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from litestar import Controller, Request, get
+from litestar.params import FromPath
 
 from api.analytics.series import requested_series
 from api.analytics.socp.parse import CHARGE_STATUSES, PERIODS, SOCP_PARAMETERS, plan_socp
@@ -48,9 +49,13 @@ class SoCPController(Controller):
     )
 
     @get("/", sync_to_thread=True, summary="SoCP of every rack of a bank")
-    def bank_racks(self, request: Request, site: int, bank: int) -> list[SoCPItem]:
+    def bank_racks(
+        self, request: Request, site: FromPath[int], bank: FromPath[int]
+    ) -> list[SoCPItem]:
         return serve_socp(request, site, bank)
 
     @get("/{rack:int}/", sync_to_thread=True, summary="SoCP of one rack")
-    def rack(self, request: Request, site: int, bank: int, rack: int) -> list[SoCPItem]:
+    def rack(
+        self, request: Request, site: FromPath[int], bank: FromPath[int], rack: FromPath[int]
+    ) -> list[SoCPItem]:
         return serve_socp(request, site, bank, rack)

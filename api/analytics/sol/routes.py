@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, get
+from litestar.params import FromPath
 
 from api.analytics.series import requested_series
 from api.analytics.sol.parse import FIT_DAYS_DEFAULT, SOL_PARAMETERS, parse_sol
@@ -40,13 +41,15 @@ class SoLController(Controller):
     )
 
     @get("/", sync_to_thread=True, summary="SoL of every bank")
-    def banks(self, request: Request, site: int) -> SoLAnswer:
+    def banks(self, request: Request, site: FromPath[int]) -> SoLAnswer:
         return serve_sol(request, site)
 
     @get("/{bank:int}/", sync_to_thread=True, summary="SoL of one bank")
-    def bank(self, request: Request, site: int, bank: int) -> SoLAnswer:
+    def bank(self, request: Request, site: FromPath[int], bank: FromPath[int]) -> SoLAnswer:
         return serve_sol(request, site, bank)
 
     @get("/{bank:int}/racks/{rack:int}/", sync_to_thread=True, summary="SoL of one rack")
-    def rack(self, request: Request, site: int, bank: int, rack: int) -> SoLAnswer:
+    def rack(
+        self, request: Request, site: FromPath[int], bank: FromPath[int], rack: FromPath[int]
+    ) -> SoLAnswer:
         return serve_sol(request, site, bank, rack)

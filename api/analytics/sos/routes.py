@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, get
+from litestar.params import FromPath
 
 from api.analytics.buckets import BUCKET_DOCS, BUCKET_PARAMETERS, bucket_window
 from api.analytics.series import requested_series
@@ -30,9 +31,13 @@ class SoSController(Controller):
     )
 
     @get("/", sync_to_thread=True, summary="SoS of every rack of a bank per time bucket")
-    def bank_racks(self, request: Request, site: int, bank: int) -> list[SoSItem]:
+    def bank_racks(
+        self, request: Request, site: FromPath[int], bank: FromPath[int]
+    ) -> list[SoSItem]:
         return serve_sos(request, site, bank)
 
     @get("/{rack:int}/", sync_to_thread=True, summary="SoS of one rack per time bucket")
-    def rack(self, request: Request, site: int, bank: int, rack: int) -> list[SoSItem]:
+    def rack(
+        self, request: Request, site: FromPath[int], bank: FromPath[int], rack: FromPath[int]
+    ) -> list[SoSItem]:
         return serve_sos(request, site, bank, rack)
