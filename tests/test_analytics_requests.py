@@ -140,3 +140,30 @@ def test_local_days_across_an_offset_change_come_from_a_level_that_holds_them(
         {"time": "2024-06-15T00:00:00+10:30", "avg_rack_soc": 10.0},
         {"time": "2024-06-16T00:00:00+10:30", "avg_rack_soc": 90.0},
     ]
+
+
+def test_the_schema_documents_each_familys_parameters(client):
+    paths = client.get("/schema/openapi.json").json()["paths"]
+
+    def names(path: str) -> set[str]:
+        return {p["name"] for p in paths[path]["get"].get("parameters", []) if p["in"] == "query"}
+
+    window = {"start-time", "end-time", "date"}
+    assert names("/api/ess/operating-sites/{site}/aggregate") >= {
+        *window,
+        "component",
+        "metrics",
+        "bank",
+        "rack",
+        "time-bucket-width",
+        "fill",
+    }
+    sos = "/api/ess/stats/sos/operating-sites/{site}/banks/{bank}/racks/{rack}"
+    assert names(sos) == {*window, "time-bucket-width"}
+    assert names("/api/ess/stats/forecasting-sol/operating-sites/{site}/banks") == {
+        "start-date",
+        "end-date",
+        "fit-days",
+    }
+    counts = "/api/ess-feature/protectionmap/operating-sites/{site}/stats/log-level-count"
+    assert names(counts) == {*window, "max-gap", "time-bucket-width"}

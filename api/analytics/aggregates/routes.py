@@ -61,14 +61,13 @@ def serve_series(
 
 
 class AggregateController(Controller):
-    path = "/api/ess/operating-sites/{site:int}"
+    path = "/api/ess/operating-sites/{site:int}/aggregate"
     tags = ["analytics"]
-    parameters = BUCKET_DOCS
+    parameters = {**BUCKET_DOCS, **AGGREGATE_DOCS}
 
     @get(
-        "/aggregate/",
+        "/",
         sync_to_thread=True,
-        parameters=AGGREGATE_DOCS,
         summary="Any metrics of any component per local time bucket",
         description="Items {time, [bank_id, rack_id,] <function>_<column>...}, one per bucket "
         "(and series, when bank or rack is not fixed). Functions: avg, min, max, sum, count, "
@@ -78,6 +77,14 @@ class AggregateController(Controller):
     def aggregate(self, request: Request, site: FromPath[int]) -> Response:
         found = request.app.state.catalog.require_site(site)
         return answer(request, parse_aggregate(found, query_of(request, AGGREGATE_PARAMETERS)))
+
+
+class AverageController(Controller):
+    """The specification's averages: the aggregate endpoint with the series and metric fixed."""
+
+    path = "/api/ess/operating-sites/{site:int}"
+    tags = ["analytics"]
+    parameters = BUCKET_DOCS
 
     @get("/banks/{bank:int}/stats/avg-bank-soc/", sync_to_thread=True, summary="Average bank SoC")
     def avg_bank_soc(self, request: Request, site: FromPath[int], bank: FromPath[int]) -> Response:

@@ -41,7 +41,7 @@ EPISODE_DOCS = {
 class ProtectionMapController(Controller):
     path = "/api/ess-feature/protectionmap/operating-sites/{site:int}"
     tags = ["safety"]
-    parameters = {**WINDOW_DOCS, **MAX_GAP_DOCS}
+    parameters = {**WINDOW_DOCS, **MAX_GAP_DOCS, **EPISODE_DOCS}
     description = (
         "Protection-map episodes: runs of consecutive rack readings in which a threshold rule "
         "(warning = level 1, fault = level 2; per-site table ess.protection_threshold) or one of "
@@ -50,22 +50,22 @@ class ProtectionMapController(Controller):
         "local day)."
     )
 
-    @get(
-        "/",
-        sync_to_thread=True,
-        parameters=EPISODE_DOCS,
-        summary="Protection-map episodes of a site, newest first",
-    )
+    @get("/", sync_to_thread=True, summary="Protection-map episodes of a site, newest first")
     def episodes(self, request: Request, site: FromPath[int]) -> EpisodePage:
         found = request.app.state.catalog.require_site(site)
         query = parse_episodes(found, query_of(request, EPISODE_PARAMETERS))
         rows = fetch(request.app.state.pool, episodes_statement(query), EpisodeRow, query.window.tz)
         return episode_page(request, query, rows)
 
+
+class LevelCountController(Controller):
+    path = "/api/ess-feature/protectionmap/operating-sites/{site:int}/stats/log-level-count"
+    tags = ["safety"]
+    parameters = {**WINDOW_DOCS, **MAX_GAP_DOCS, **bucket_width_doc("1 hour")}
+
     @get(
-        "/stats/log-level-count/",
+        "/",
         sync_to_thread=True,
-        parameters=bucket_width_doc("1 hour"),
         summary="Episodes started and readings flagged per time bucket and level",
     )
     def log_level_count(self, request: Request, site: FromPath[int]) -> list[LevelCount]:
