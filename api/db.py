@@ -120,8 +120,14 @@ def decode_rows(
 
 
 def fetch(
-    pool: ConnectionPool, statement: Statement, row_type: type[T], tz: tzinfo | None = None
+    db: ConnectionPool | psycopg.Connection,
+    statement: Statement,
+    row_type: type[T],
+    tz: tzinfo | None = None,
 ) -> list[T]:
-    """The SQL step of a request: one statement on a pooled connection, rows as `row_type`."""
-    with pool.connection() as conn:
+    """The SQL step of a request: one statement on a pooled connection (or on the given one:
+    benches, commands), rows as `row_type`."""
+    if isinstance(db, psycopg.Connection):
+        return decode_rows(db, statement, row_type, tz)
+    with db.connection() as conn:
         return decode_rows(conn, statement, row_type, tz)

@@ -13,7 +13,7 @@ import pytest
 
 from api.analytics.aggregates.parse import AggregateRequest, Metric
 from api.analytics.aggregates.plan import RAW_ROW_BUDGET, plan
-from api.analytics.aggregates.sql import aggregate_levels, build_query
+from api.analytics.aggregates.sql import aggregate_levels, build_query, stored_levels
 from api.catalog.model import Column, Site, load_catalog
 from api.errors import ProblemError
 from api.refresh import refresh_aggregates
@@ -359,7 +359,7 @@ def _request(
 
 def planned(pool, request: AggregateRequest):
     """The plan over the database's verdict on its levels for this request."""
-    return plan(request, aggregate_levels(pool, request))
+    return plan(request, aggregate_levels(pool, request, stored_levels(pool)))
 
 
 def _local(text: str, timezone: str = "Asia/Seoul") -> datetime:

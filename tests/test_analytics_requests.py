@@ -5,7 +5,7 @@ across a change of UTC offset inside the window."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -89,11 +89,11 @@ def test_the_rule_sees_the_offsets_between_the_windows_ends(conn):
     question = (
         "SELECT ess.aggregate_serves('rack_1h', '1 day', %(start)s, %(end)s, %(tz)s), "
         "ess.aggregate_serves('rack_1m', '1 day', %(start)s, %(end)s, %(tz)s), "
-        "ess.fixed_utc_offset(%(tz)s, '1 day', %(start)s, %(end)s)"
+        "ess.fixed_bucket_origin(%(tz)s, '1 day', %(start)s, %(end)s)"
     )
     for (start, end), expected in (
         (SUMMER_TO_SUMMER, (False, True, None)),
-        (SUMMER_ONLY, (True, True, timedelta(hours=11))),
+        (SUMMER_ONLY, (True, True, datetime(2000, 1, 3, tzinfo=timezone(timedelta(hours=11))))),
     ):
         answer = conn.execute(question, {"start": start, "end": end, "tz": LORD_HOWE.key})
         assert answer.fetchone() == expected

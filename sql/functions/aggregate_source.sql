@@ -1,6 +1,7 @@
 -- Which continuous aggregate level (see sql/continuous_aggregates) answers a request for
 -- site-local time buckets exactly. This is the only copy of the rule: the SQL functions (SoS,
--- ExSoS, SoL, completeness) call it, and the API asks it (ess.aggregate_levels_for).
+-- ExSoS, SoL, completeness) call it, and the API's aggregate planner asks ess.aggregate_fit
+-- about each level (api/analytics/aggregates/levels.sql).
 --
 -- A level answers when its width divides the requested width (a fixed width: months and years
 -- are left to the raw rows), the window starts and ends on the level's grid, and local midnight
@@ -40,37 +41,39 @@ AS $$
     ) AS sample (t)
 $$;
 
--- The zone's UTC offset when it is the same over the whole window, else NULL (and NULL for
--- widths with months, which follow the calendar).
-CREATE OR REPLACE FUNCTION ess.fixed_utc_offset(
-    p_timezone text, p_bucket interval, p_start timestamptz, p_end timestamptz
-) RETURNS interval
+-- The zone's UTC offset when it is the same over the whole window (given its offsets from
+-- ess.utc_offsets), else NULL (and NULL for widths with months, which follow the calendar).
+CREATE OR REPLACE FUNCTION ess.fixed_utc_offset(p_utc_offsets interval[], p_bucket interval)
+RETURNS interval
 LANGUAGE sql
-STABLE PARALLEL SAFE
+IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT min(utc_offset)
-    FROM ess.utc_offsets(p_timezone, p_start, p_end) AS utc_offset
-    HAVING
-        count(*) = 1
-        AND extract(MONTH FROM p_bucket) = 0
-        AND extract(YEAR FROM p_bucket) = 0
+    SELECT CASE
+        WHEN
+            cardinality(p_utc_offsets) = 1
+            AND extract(MONTH FROM p_bucket) = 0
+            AND extract(YEAR FROM p_bucket) = 0
+            THEN p_utc_offsets[1]
+    END
 $$;
 
--- Each condition of the rule for one level, so that a caller can say why a level does not fit.
+-- Each condition of the rule for one level, given the zone's UTC offsets in the window (from
+-- ess.utc_offsets), so that a caller can say why a level does not fit and can test several
+-- levels against one set of offsets.
 CREATE OR REPLACE FUNCTION ess.aggregate_fit(
     level_width interval,
     level_origin timestamptz,
     p_bucket interval,
     p_start timestamptz,
     p_end timestamptz,
-    p_timezone text,
+    p_utc_offsets interval[],
     OUT divides boolean,
     OUT start_on_grid boolean,
     OUT end_on_grid boolean,
     OUT offsets_on_grid boolean
 )
 LANGUAGE sql
-STABLE PARALLEL SAFE
+IMMUTABLE PARALLEL SAFE
 AS $$
     SELECT
         extract(MONTH FROM p_bucket) = 0
@@ -85,7 +88,7 @@ AS $$
                 level_width
             )
         )
-    FROM ess.utc_offsets(p_timezone, p_start, p_end) AS utc_offset
+    FROM unnest(p_utc_offsets) AS utc_offset
 $$;
 
 CREATE OR REPLACE FUNCTION ess.aggregate_fits(
@@ -101,7 +104,12 @@ STABLE PARALLEL SAFE
 AS $$
     SELECT fit.divides AND fit.start_on_grid AND fit.end_on_grid AND fit.offsets_on_grid
     FROM ess.aggregate_fit(
-        level_width, level_origin, p_bucket, p_start, p_end, p_timezone
+        level_width,
+        level_origin,
+        p_bucket,
+        p_start,
+        p_end,
+        array(SELECT ess.utc_offsets(p_timezone, p_start, p_end))
     ) AS fit
 $$;
 
@@ -129,43 +137,6 @@ AS $$
     WHERE level.relation = aggregate_serves.relation
 $$;
 
--- Every real-time level of a component with the rule's verdict on a request, finest first:
--- what the API's aggregate planner asks (it then picks the coarsest level that fits and holds
--- the columns the metrics need). Materialized-only levels would miss rows not yet refreshed.
-CREATE OR REPLACE FUNCTION ess.aggregate_levels_for(
-    p_component text,
-    p_bucket interval,
-    p_start timestamptz,
-    p_end timestamptz,
-    p_timezone text
-) RETURNS TABLE (
-    relation text,
-    bucket_width interval,
-    column_names text[],
-    divides boolean,
-    start_on_grid boolean,
-    end_on_grid boolean,
-    offsets_on_grid boolean
-)
-LANGUAGE sql
-STABLE
-AS $$
-    SELECT
-        level.relation,
-        level.bucket_width,
-        level.column_names,
-        fit.divides,
-        fit.start_on_grid,
-        fit.end_on_grid,
-        fit.offsets_on_grid
-    FROM ess.aggregate_level AS level
-    CROSS JOIN LATERAL ess.aggregate_fit(
-        level.bucket_width, level.bucket_origin, p_bucket, p_start, p_end, p_timezone
-    ) AS fit
-    WHERE level.component = p_component AND level.real_time
-    ORDER BY level.bucket_width
-$$;
-
 -- time_bucket(width, ts, timezone) converts every row to local time; when the zone keeps one
 -- UTC offset over the whole window (always in Seoul), the same local buckets come from the
 -- plain time_bucket with a fixed origin: local midnight 2000-01-03 at that offset. This returns
@@ -181,5 +152,7 @@ STABLE PARALLEL SAFE
 AS $$
     SELECT
         timestamp '2000-01-03 00:00' AT TIME ZONE 'UTC'
-        - ess.fixed_utc_offset(p_timezone, p_bucket, p_start, p_end)
+        - ess.fixed_utc_offset(
+            array(SELECT ess.utc_offsets(p_timezone, p_start, p_end)), p_bucket
+        )
 $$;

@@ -1,5 +1,5 @@
 """Plan step of the aggregates: bound the work, then pick the source from the database's verdict
-on each continuous aggregate level (sql.levels_statement): the coarsest level that fits the
+on each continuous aggregate level (sql.aggregate_levels): the coarsest level that fits the
 request and holds the inputs of every metric, else raw rows within the raw-row budget."""
 
 from __future__ import annotations
@@ -33,19 +33,30 @@ LEVEL_INPUTS = {
 LOCAL_ORIGIN = datetime(2000, 1, 3)
 
 
+class StoredLevel(msgspec.Struct, frozen=True):
+    """A real-time continuous aggregate as ess.aggregate_level lists it (materialized-only
+    ones would miss rows not yet refreshed); they change only by migration."""
+
+    relation: str
+    component: str
+    bucket_width: timedelta
+    bucket_origin: datetime
+    column_names: frozenset[str]
+
+
 class AggregateLevel(msgspec.Struct, frozen=True):
-    """One real-time continuous aggregate of the component and the database's verdict on the
-    request (ess.aggregate_levels_for), with the zone's UTC offsets in the window."""
+    """A level of the component and the database's verdict on the request (ess.aggregate_fit),
+    with the zone's UTC offsets in the window."""
 
     relation: str
     bucket_width: timedelta
-    column_names: frozenset[str]
     divides: bool  # its width divides the requested width
     start_on_grid: bool
     end_on_grid: bool
     offsets_on_grid: bool  # local midnight is on its grid at every offset in the window
     utc_offsets: tuple[timedelta, ...]
     fixed_offset: timedelta | None  # the zone's offset if it is the same over the window
+    column_names: frozenset[str] = frozenset()  # from its StoredLevel
 
     @property
     def fits(self) -> bool:

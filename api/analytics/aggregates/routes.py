@@ -16,8 +16,8 @@ from api.analytics.aggregates.parse import (
     aggregate_request,
     parse_aggregate,
 )
-from api.analytics.aggregates.plan import plan
-from api.analytics.aggregates.sql import aggregate_levels, build_query
+from api.analytics.aggregates.plan import StoredLevel, plan
+from api.analytics.aggregates.sql import aggregate_levels, build_query, stored_levels
 from api.db import fetch
 from api.params import WINDOW_DOCS, bucket_width_doc, query_doc, query_of
 
@@ -39,11 +39,21 @@ AGGREGATE_DOCS = {
 }
 
 
+def levels_of(request: Request) -> list[StoredLevel]:
+    """The continuous aggregates, read once per application (they change only by migration)."""
+    state = request.app.state
+    if state.get("aggregate_levels") is None:
+        state.aggregate_levels = stored_levels(state.pool)
+    return state.aggregate_levels
+
+
 def answer(request: Request, aggregate: AggregateRequest) -> Response:
-    """levels (the database's verdict) -> plan -> SQL -> JSON, the source in a header."""
-    pool = request.app.state.pool
-    chosen = plan(aggregate, aggregate_levels(pool, aggregate))
-    items = fetch(pool, build_query(chosen), dict, aggregate.tz)
+    """levels (the database's verdict) -> plan -> SQL -> JSON, the source in a header. The
+    question and the statement share one pooled connection (one checkout, one reset)."""
+    levels = levels_of(request)
+    with request.app.state.pool.connection() as conn:
+        chosen = plan(aggregate, aggregate_levels(conn, aggregate, levels))
+        items = fetch(conn, build_query(chosen), dict, aggregate.tz)
     return Response(
         content=msgspec.json.encode(items),
         media_type="application/json",

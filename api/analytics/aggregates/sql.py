@@ -4,19 +4,34 @@ from the catalog, values as parameters; pure, tested on its own in tests/test_ag
 
 from __future__ import annotations
 
+import msgspec
+import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from api.analytics.aggregates.parse import AggregateRequest, Metric
-from api.analytics.aggregates.plan import LEVEL_INPUTS, AggregateLevel, Plan, local_origin
+from api.analytics.aggregates.plan import (
+    LEVEL_INPUTS,
+    AggregateLevel,
+    Plan,
+    StoredLevel,
+    local_origin,
+)
 from api.db import Statement, fetch, sql_text
 
+STORED_LEVELS_SQL = """
+SELECT relation, component, bucket_width, bucket_origin, column_names
+FROM ess.aggregate_level
+WHERE real_time
+"""
 LEVELS_SQL = sql_text(__file__, "levels.sql")
 
 
-def levels_statement(request: AggregateRequest) -> Statement:
+def levels_statement(request: AggregateRequest, levels: list[StoredLevel]) -> Statement:
     return LEVELS_SQL, {
-        "component": request.component,
+        "relations": [level.relation for level in levels],
+        "widths": [level.bucket_width for level in levels],
+        "origins": [level.bucket_origin for level in levels],
         "bucket_width": request.width,
         "window_start": request.start,
         "window_end": request.end,
@@ -24,9 +39,19 @@ def levels_statement(request: AggregateRequest) -> Statement:
     }
 
 
-def aggregate_levels(pool: ConnectionPool, request: AggregateRequest) -> list[AggregateLevel]:
-    """The plan's question to the database: which level fits this request (and why not)."""
-    return fetch(pool, levels_statement(request), AggregateLevel)
+def aggregate_levels(
+    db: ConnectionPool | psycopg.Connection, request: AggregateRequest, stored: list[StoredLevel]
+) -> list[AggregateLevel]:
+    """The plan's question to the database: which level of the component fits this request
+    (and why not). The level catalog is read once (stored_levels), the rule asked each time."""
+    levels = [level for level in stored if level.component == request.component]
+    verdicts = fetch(db, levels_statement(request, levels), AggregateLevel)
+    columns = {level.relation: level.column_names for level in levels}
+    return [msgspec.structs.replace(v, column_names=columns[v.relation]) for v in verdicts]
+
+
+def stored_levels(db: ConnectionPool | psycopg.Connection) -> list[StoredLevel]:
+    return fetch(db, (STORED_LEVELS_SQL, {}), StoredLevel)
 
 
 def _metric_expression(metric: Metric, level: AggregateLevel | None) -> sql.Composable:
