@@ -8,15 +8,7 @@ from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from psycopg_pool import ConnectionPool
 
-from api.analytics.aggregates_routes import AggregateController
-from api.analytics.completeness import CompletenessController
-from api.analytics.protection_routes import ProtectionMapController
-from api.analytics.safety_routes import (
-    ExSoSController,
-    SoCPController,
-    SoLController,
-    SoSController,
-)
+from api.analytics.routes import ANALYTICS_ROUTES
 from api.auth.policy import AccessPolicy
 from api.catalog.model import load_catalog
 from api.config import Settings
@@ -34,13 +26,7 @@ ROUTES = [
     SiteController,
     *OPERATING_DATA_ROUTES,
     *DEID_ROUTES,
-    AggregateController,
-    CompletenessController,
-    SoSController,
-    ExSoSController,
-    SoCPController,
-    SoLController,
-    ProtectionMapController,
+    *ANALYTICS_ROUTES,
 ]
 
 

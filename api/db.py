@@ -1,12 +1,25 @@
-"""Connection pool. Only the SQL step of a request holds a connection (parse -> plan -> SQL ->
-respond), so the pool can stay small; the embedded engine needs exactly one connection."""
+"""Connection pool and the execute step. Only the SQL step of a request holds a connection
+(parse -> plan -> SQL -> respond), so the pool can stay small; the embedded engine needs exactly
+one connection."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
 import psycopg
+from psycopg import sql
+from psycopg.rows import RowFactory, RowMaker
 from psycopg_pool import ConnectionPool
 
 from api.engine import is_embedded
+from api.errors import bad_parameter
+
+T = TypeVar("T")
 
 
 def _reset(conn: psycopg.Connection) -> None:
@@ -50,3 +63,71 @@ def open_pool(url: str, max_size: int = 8, statement_timeout_ms: int = 30000) ->
     pool.open(wait=True, timeout=30)
     pool.embedded = embedded  # type: ignore[attr-defined]
     return pool
+
+
+# -- the execute step of every route family: one statement (or a few, in one transaction) on a
+# pooled connection, rows decoded by column name into msgspec Structs
+
+Statement = tuple[str | sql.Composable, Mapping[str, object]]
+
+
+def sql_text(module_file: str, name: str) -> str:
+    """The statement of a .sql file next to a module: `sql_text(__file__, "episodes.sql")`."""
+    return (Path(module_file).parent / name).read_text()
+
+
+@contextmanager
+def session(pool: ConnectionPool, tz: str | None = None) -> Iterator[psycopg.Connection]:
+    """A pooled connection inside a transaction, with the session TimeZone `tz` if given (then
+    timestamps formatted by the database carry its offset); nothing outlives the transaction."""
+    with pool.connection() as conn, conn.transaction():
+        if tz is not None:
+            try:
+                conn.execute("SELECT set_config('TimeZone', %s, true)", (tz,))
+            except psycopg.errors.InvalidParameterValue:
+                raise bad_parameter("tz", f"{tz!r} is not a time zone the database knows") from None
+        yield conn
+
+
+def _local_times(tz: tzinfo | None) -> RowFactory[dict[str, Any]]:
+    """Rows as {column: value}, timestamptz values shown in `tz` (the site's zone)."""
+
+    def factory(cursor: psycopg.Cursor) -> RowMaker[dict[str, Any]]:
+        names = [c.name for c in cursor.description or ()]
+
+        def make(values: Sequence[Any]) -> dict[str, Any]:
+            if tz is not None:
+                values = [
+                    v.astimezone(tz) if isinstance(v, datetime) and v.tzinfo else v for v in values
+                ]
+            return dict(zip(names, values, strict=True))
+
+        return make
+
+    return factory
+
+
+def decode_rows(
+    conn: psycopg.Connection, statement: Statement, row_type: type[T], tz: tzinfo | None = None
+) -> list[T]:
+    """Run one statement; each row becomes a `row_type` by column name (a Struct's field, or
+    its `name=` rename), so a column added to a SQL function breaks nothing and a missing one
+    is an error, never a shifted value."""
+    query, params = statement
+    with conn.cursor(row_factory=_local_times(tz)) as cur:
+        rows = cur.execute(query, params).fetchall()
+    return msgspec.convert(rows, list[row_type])
+
+
+def fetch(
+    db: ConnectionPool | psycopg.Connection,
+    statement: Statement,
+    row_type: type[T],
+    tz: tzinfo | None = None,
+) -> list[T]:
+    """The SQL step of a request: one statement on a pooled connection (or on the given one:
+    benches, commands), rows as `row_type`."""
+    if isinstance(db, psycopg.Connection):
+        return decode_rows(db, statement, row_type, tz)
+    with db.connection() as conn:
+        return decode_rows(conn, statement, row_type, tz)

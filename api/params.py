@@ -1,12 +1,35 @@
-"""Parsing of the query parameters shared by every endpoint: times, windows, bucket widths,
-field lists. Each parser names the parameter in its 400 problem (see api.errors)."""
+"""The query parameters every route family shares, declared once: how each is parsed (a 400
+problem naming it, see api.errors) and how it is documented (OpenAPI). Lowest layer: imports
+nothing of the API but api.errors.
+
+Every route family (api/operating_data, api/analytics/*) goes parse -> plan -> SQL -> respond.
+A new family, e.g. `api/analytics/forecast/`, needs no change here or in api/db.py:
+
+- parse.py   `values = query_of(request, ALLOWED)` (unknown or repeated parameters are a 400
+             naming them), then the shared parsers: `window_of(values, tz, ...)`,
+             `parse_int(values.get("page"), "page", minimum=1)`, `parse_day_range(...)`,
+             `parse_duration(...)`; returns a frozen dataclass of typed arguments.
+- plan.py    pure checks and choices over the parsed arguments and the catalog (work bounds).
+- sql.py     the statement (text from a .sql file next to it, `sql_text(__file__, "x.sql")`,
+             values as named parameters) and a msgspec Struct per result row, its fields
+             named as the columns.
+- respond.py rows -> the answer's Structs (site-local times, nesting, links).
+- routes.py  a Controller whose handlers are a few lines: parse, plan,
+             `api.db.fetch(pool, statement, Row, tz)` (the only code holding a connection),
+             respond; `parameters=` documents the query parameters from the *_DOCS below.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from litestar import Request
+from litestar.openapi.spec import Example
+from litestar.params import QueryParameter
 
 from api.errors import bad_parameter
 
@@ -159,3 +182,156 @@ def parse_name_list(
             f"unknown name(s) {', '.join(unknown)}; valid names are: {', '.join(allowed)}",
         )
     return list(dict.fromkeys(names))
+
+
+# -- the query string as a whole
+
+
+def query_values(pairs: Iterable[tuple[str, str]], allowed: Iterable[str]) -> dict[str, str]:
+    """name -> value, refusing unknown parameters (a misspelt `feilds` or `strat-time` would
+    otherwise be ignored silently) and repeated ones."""
+    allowed = tuple(allowed)
+    values: dict[str, str] = {}
+    for name, value in pairs:
+        if name not in allowed:
+            raise bad_parameter(
+                name, f"unknown parameter; this endpoint takes {', '.join(allowed)}"
+            )
+        if name in values:
+            raise bad_parameter(name, "give this parameter once")
+        values[name] = value
+    return values
+
+
+def query_of(request: Request, allowed: Iterable[str]) -> dict[str, str]:
+    return query_values(request.query_params.multi_items(), allowed)
+
+
+WINDOW = ("start-time", "end-time", "date")
+
+
+def window_of(
+    values: dict[str, str],
+    site_tz: tzinfo,
+    *,
+    require_bounds: bool = False,
+    max_span: timedelta | None = None,
+) -> Window:
+    """The WINDOW parameters of a query (see parse_window)."""
+    return parse_window(
+        values.get("start-time"),
+        values.get("end-time"),
+        values.get("date"),
+        site_tz,
+        require_bounds=require_bounds,
+        max_span=max_span,
+    )
+
+
+# -- numbers and days
+
+
+def parse_int(
+    value: str | None, parameter: str, minimum: int | None = None, maximum: int | None = None
+) -> int | None:
+    """A whole number within [minimum, maximum]; None when absent."""
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise bad_parameter(parameter, f"{value!r} is not a whole number") from None
+    if minimum is not None and maximum is not None and not minimum <= number <= maximum:
+        raise bad_parameter(parameter, f"give a number from {minimum} to {maximum}")
+    if minimum is not None and number < minimum:
+        raise bad_parameter(parameter, f"must be {minimum} or more")
+    if maximum is not None and number > maximum:
+        raise bad_parameter(parameter, f"must be at most {maximum}")
+    return number
+
+
+def parse_day_range(
+    start_date: str | None,
+    end_date: str | None,
+    *,
+    max_days: int,
+    end_required: bool = True,
+) -> tuple[date, date]:
+    """start-date and end-date (both included; end-date defaults to start-date unless
+    required), at most `max_days` days."""
+    if start_date is None:
+        raise bad_parameter("start-date", "give the first local day (YYYY-MM-DD)")
+    if end_date is None and end_required:
+        raise bad_parameter("end-date", "give the last local day (YYYY-MM-DD)")
+    first = parse_date(start_date, "start-date")
+    last = parse_date(end_date, "end-date") if end_date is not None else first
+    if last < first:
+        raise bad_parameter("end-date", f"end-date {last} is before start-date {first}")
+    if (last - first).days + 1 > max_days:
+        raise bad_parameter("end-date", f"at most {max_days} days per request")
+    return first, last
+
+
+def parse_choice(value: str | None, parameter: str, choices: tuple[str, ...]) -> str | None:
+    """One of `choices` (case-insensitive); None when absent."""
+    if value is None:
+        return None
+    choice = value.strip().lower()
+    if choice not in choices:
+        raise bad_parameter(parameter, f"{value!r} is not one of {', '.join(choices)}")
+    return choice
+
+
+# -- OpenAPI: each shared query parameter documented once (a route passes them as
+# `parameters=`; the values themselves are read by the parse step, never injected)
+
+
+def query_doc(name: str, description: str, example: object, value_type: object = str | None):
+    return QueryParameter(
+        name=name,
+        annotation=value_type,
+        required=False,
+        description=description,
+        examples=[Example(value=example)],
+    )
+
+
+WINDOW_DOCS = {
+    "start_time": query_doc(
+        "start-time",
+        "Start of the half-open window [start-time, end-time): ISO 8601 with an offset or Z, "
+        "or without one meaning the site's local time. Missing, where the endpoint allows an "
+        "open window: from the first row.",
+        "2022-05-10T10:00:00",
+    ),
+    "end_time": query_doc(
+        "end-time",
+        "End of the window (excluded), same format. Missing, where allowed: until now.",
+        "2022-05-10T12:00:00+09:00",
+    ),
+    "date": query_doc(
+        "date",
+        "One local day of the site (YYYY-MM-DD), from its midnight to the next, instead of "
+        "start-time/end-time.",
+        "2022-05-10",
+    ),
+}
+DAY_RANGE_DOCS = {
+    "start_date": query_doc("start-date", "First local day, YYYY-MM-DD", "2023-04-10"),
+    "end_date": query_doc("end-date", "Last local day (included), YYYY-MM-DD", "2023-04-16"),
+}
+PAGE_DOCS = {
+    "page": query_doc("page", "Page number (1-based).", 2),
+    "page_size": query_doc("page_size", "Rows per page.", 100),
+}
+
+
+def bucket_width_doc(default: str, note: str = "") -> dict[str, object]:
+    return {
+        "time_bucket_width": query_doc(
+            "time-bucket-width",
+            f"Bucket width: 1hour, 1 hour, 15 minutes, 1day, 30s, PT1H (default {default}). "
+            "Buckets are the site's local buckets." + note,
+            "1 hour",
+        )
+    }

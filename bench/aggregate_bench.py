@@ -12,7 +12,8 @@ as a load does, then runs the API's own statement for
 ess.rack_1h (the planner's choice), ess.rack_1m and the raw rows (ess.rack), all with the
 fixed-origin time_bucket the API uses for a zone without daylight saving, plus the raw rows with
 the time-zone-aware time_bucket a daylight-saving zone needs. All answers must agree; it prints
-the median and best of the repetitions and the speed-up against the raw rows.
+the median and best of the repetitions and the speed-up against the raw rows, and the cost of
+the planner's question (which level answers: ess.aggregate_fit) against a bare SELECT 1.
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ from common import (
     timed,
 )
 
-from api.analytics.aggregates import AggregateRequest, Metric, Plan, load_levels, plan, run
+from api.analytics.aggregates.parse import AggregateRequest, Metric
+from api.analytics.aggregates.plan import Plan, plan
+from api.analytics.aggregates.sql import aggregate_levels, build_query, stored_levels
 from api.catalog.model import load_catalog
-from api.db import connect
+from api.db import connect, fetch
 from api.refresh import refresh_aggregates
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -94,8 +97,10 @@ def bench(url: str, days: int, repetitions: int) -> None:
                 start=START,
                 end=end,
             )
-            levels = {level.relation: level for level in load_levels(conn)}
-            chosen = plan(request, tuple(levels.values()))
+            stored = stored_levels(conn)
+            verdicts = aggregate_levels(conn, request, stored)
+            levels = {level.relation: level for level in verdicts}
+            chosen = plan(request, verdicts)
             sources = [
                 (f"{chosen.source} (planner's choice)", chosen),
                 ("ess.rack_1m", Plan(request, levels["rack_1m"], chosen.fixed_offset)),
@@ -106,13 +111,25 @@ def bench(url: str, days: int, repetitions: int) -> None:
             results = {}
             timings = {}
             for label, source in sources:
-                timings[label], results[label] = timed(lambda s=source: run(conn, s), repetitions)
+                timings[label], results[label] = timed(
+                    lambda s=source: fetch(conn, build_query(s), dict, request.tz),
+                    repetitions,
+                )
+            # the plan's question to the database (ess.aggregate_fit) against the
+            # engine's bare round trip
+            timings["planner's question (levels)"], question = timed(
+                lambda: aggregate_levels(conn, request, stored), repetitions
+            )
+            timings["SELECT 1 (round trip)"], _ = timed(
+                lambda: conn.execute("SELECT 1").fetchone(), repetitions
+            )
+            assert [level.relation for level in question] == ["rack_1m", "rack_1h", "rack_1d"]
         finally:
             drop_scratch_site(conn, site_id, refresh=(START, end))
 
     reference = results["ess.rack (raw rows)"]
     assert len(reference) == days * 24
-    for label, items in results.items():
+    for label, items in results.items():  # the answers of the sources
         worst = max(
             abs(a["avg_rack_soc"] - b["avg_rack_soc"])
             for a, b in zip(items, reference, strict=True)

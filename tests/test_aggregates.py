@@ -11,14 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from api.analytics.aggregates import (
-    RAW_ROW_BUDGET,
-    AggregateLevel,
-    AggregateRequest,
-    Metric,
-    build_query,
-    plan,
-)
+from api.analytics.aggregates.parse import AggregateRequest, Metric
+from api.analytics.aggregates.plan import RAW_ROW_BUDGET, plan
+from api.analytics.aggregates.sql import aggregate_levels, build_query, stored_levels
 from api.catalog.model import Column, Site, load_catalog
 from api.errors import ProblemError
 from api.refresh import refresh_aggregates
@@ -327,7 +322,7 @@ def test_a_late_row_is_reflected_after_refresh(pool, client):
     }
 
 
-# -- the planner and the SQL builder, without a database
+# -- the planner (over the database's verdict on its levels) and the SQL builder
 
 
 def _site(timezone: str = "Asia/Seoul") -> Site:
@@ -346,22 +341,6 @@ def _site(timezone: str = "Asia/Seoul") -> Site:
     )
 
 
-SEOUL_ORIGIN = datetime(2000, 1, 3, tzinfo=SEOUL)
-LEVEL_COLUMNS = frozenset(
-    f"{prefix}_{column}"
-    for prefix in ("avg", "min", "max", "sum", "n")
-    for column in ("rack_soc", "rack_soh", "rack_current")
-)
-LEVELS = tuple(
-    AggregateLevel(f"rack_{name}", "rack", width, SEOUL_ORIGIN, LEVEL_COLUMNS)
-    for name, width in (
-        ("1m", timedelta(minutes=1)),
-        ("1h", timedelta(hours=1)),
-        ("1d", timedelta(days=1)),
-    )
-)
-
-
 def _request(
     width, start, end, metrics=(("avg", "rack_soc"),), timezone="Asia/Seoul", bank=1, rack=3
 ):
@@ -375,6 +354,11 @@ def _request(
         start=start,
         end=end,
     )
+
+
+def planned(pool, request: AggregateRequest):
+    """The plan over the database's verdict on its levels for this request."""
+    return plan(request, aggregate_levels(pool, request, stored_levels(pool)))
 
 
 def _local(text: str, timezone: str = "Asia/Seoul") -> datetime:
@@ -398,17 +382,17 @@ def _local(text: str, timezone: str = "Asia/Seoul") -> datetime:
         (timedelta(days=1), "2022-05-01", "2022-06-01", "Asia/Kolkata", "ess.rack_1m"),
     ],
 )
-def test_planner_picks_the_coarsest_exact_source(width, start, end, timezone, source):
+def test_planner_picks_the_coarsest_exact_source(pool, width, start, end, timezone, source):
     request = _request(width, _local(start, timezone), _local(end, timezone), timezone=timezone)
-    assert plan(request, LEVELS).source == source
+    assert planned(pool, request).source == source
 
 
-def test_planner_needs_raw_rows_for_functions_and_columns_the_levels_lack():
+def test_planner_needs_raw_rows_for_functions_and_columns_the_levels_lack(pool):
     start, end = _local("2022-05-01"), _local("2022-05-02")
     hour = timedelta(hours=1)
-    assert plan(_request(hour, start, end, [("first", "rack_soc")]), LEVELS).source == "ess.rack"
+    assert planned(pool, _request(hour, start, end, [("first", "rack_soc")])).source == "ess.rack"
     missing = [("avg", "rack_soc"), ("max", "rack_max_module_temperature")]
-    assert plan(_request(hour, start, end, missing), LEVELS).source == "ess.rack"
+    assert planned(pool, _request(hour, start, end, missing)).source == "ess.rack"
 
 
 @pytest.mark.parametrize(
@@ -460,45 +444,45 @@ def test_planner_needs_raw_rows_for_functions_and_columns_the_levels_lack():
         ),
     ],
 )
-def test_planner_bounds_the_work(width, start, end, metrics, series, parameter):
+def test_planner_bounds_the_work(pool, width, start, end, metrics, series, parameter):
     function, column = metrics.split(":")
     request = _request(
         width, _local(start), _local(end), [(function, column)], bank=series[0], rack=series[1]
     )
     with pytest.raises(ProblemError) as raised:
-        plan(request, LEVELS)
+        planned(pool, request)
     assert raised.value.parameter == parameter
     assert raised.value.status_code == 400
 
 
-def test_raw_row_budget_admits_a_week_of_one_rack():
+def test_raw_row_budget_admits_a_week_of_one_rack(pool):
     request = _request(timedelta(seconds=90), _local("2022-05-01"), _local("2022-05-08"))
-    assert RAW_ROW_BUDGET == 7 * 86_400 and plan(request, LEVELS).level is None
+    assert RAW_ROW_BUDGET == 7 * 86_400 and planned(pool, request).level is None
 
 
-def test_sql_reaggregates_sums_and_counts_and_wraps_fill():
+def test_sql_reaggregates_sums_and_counts_and_wraps_fill(pool):
     request = _request(
         timedelta(hours=1),
         _local("2022-05-01"),
         _local("2022-05-02"),
         [("avg", "rack_soc"), ("count", "rack_soc"), ("max", "rack_current")],
     )
-    text = build_query(plan(request, LEVELS))[0].as_string()
+    text = build_query(planned(pool, request))[0].as_string()
     assert 'FROM "ess"."rack_1h"' in text
     assert '(sum("sum_rack_soc") / nullif(sum("n_rack_soc"), 0))::double precision' in text
     assert 'sum("n_rack_soc")::bigint AS "count_rack_soc"' in text
     assert 'max("max_rack_current") AS "max_rack_current"' in text
     assert 'time_bucket(%(width)s, "bucket", origin => %(origin)s)' in text
     filled = AggregateRequest(**{**request.__dict__, "fill": "linear", "rack": None})
-    query, params = build_query(plan(filled, LEVELS))
+    query, params = build_query(planned(pool, filled))
     text = query.as_string()
     assert "time_bucket_gapfill(" in text and 'interpolate((sum("sum_rack_soc")' in text
     assert '"rack_id"' in text and "rack_id = %(rack)s" not in text
     assert params["tz"] == "Asia/Seoul" and params["width"] == timedelta(hours=1)
 
 
-def test_buckets_use_a_fixed_origin_unless_the_offset_changes_in_the_window():
-    seoul = plan(_request(timedelta(hours=1), _local("2022-05-01"), _local("2022-05-02")), LEVELS)
+def test_buckets_use_a_fixed_origin_unless_the_offset_changes_in_the_window(pool):
+    seoul = planned(pool, _request(timedelta(hours=1), _local("2022-05-01"), _local("2022-05-02")))
     assert build_query(seoul)[1]["origin"].isoformat() == "2000-01-03T00:00:00+09:00"
     berlin = "Europe/Berlin"
     summer = _request(
@@ -507,7 +491,7 @@ def test_buckets_use_a_fixed_origin_unless_the_offset_changes_in_the_window():
         _local("2022-07-01", berlin),
         timezone=berlin,
     )
-    query, params = build_query(plan(summer, LEVELS))
+    query, params = build_query(planned(pool, summer))
     assert params["origin"].isoformat() == "2000-01-03T00:00:00+02:00"
     across_dst = _request(
         timedelta(days=1),
@@ -515,7 +499,7 @@ def test_buckets_use_a_fixed_origin_unless_the_offset_changes_in_the_window():
         _local("2022-04-01", berlin),
         timezone=berlin,
     )
-    query, params = build_query(plan(across_dst, LEVELS))
+    query, params = build_query(planned(pool, across_dst))
     assert params["origin"] is None
     assert 'time_bucket(%(width)s, "bucket", timezone => %(tz)s)' in query.as_string()
 

@@ -1,10 +1,18 @@
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from api.errors import ProblemError
-from api.params import parse_duration, parse_name_list, parse_time, parse_window
+from api.params import (
+    parse_day_range,
+    parse_duration,
+    parse_int,
+    parse_name_list,
+    parse_time,
+    parse_window,
+    query_values,
+)
 from tests.helpers import SEOUL
 
 
@@ -80,3 +88,37 @@ def test_name_list_validation_lists_valid_names():
     with pytest.raises(ProblemError) as err:
         parse_name_list("a,zz", "fields", ("a", "b"))
     assert "zz" in err.value.detail and "a, b" in err.value.detail
+
+
+def _refused(parse, parameter: str) -> str:
+    with pytest.raises(ProblemError) as err:
+        parse()
+    assert err.value.parameter == parameter and err.value.status_code == 400
+    return err.value.detail
+
+
+def test_query_values_refuse_unknown_and_repeated_parameters():
+    allowed = ("start-time", "end-time")
+    assert query_values([("start-time", "a")], allowed) == {"start-time": "a"}
+    detail = _refused(lambda: query_values([("strat-time", "a")], allowed), "strat-time")
+    assert "start-time, end-time" in detail
+    _refused(lambda: query_values([("end-time", "a"), ("end-time", "b")], allowed), "end-time")
+
+
+def test_whole_numbers_within_bounds():
+    assert parse_int(None, "page", 1) is None
+    assert parse_int("7", "fit-days", 7, 730) == 7
+    assert parse_int("0", "bank") == 0
+    assert "whole number" in _refused(lambda: parse_int("one", "bank"), "bank")
+    assert "1 or more" in _refused(lambda: parse_int("0", "page", minimum=1), "page")
+    assert "from 7 to 730" in _refused(lambda: parse_int("731", "fit-days", 7, 730), "fit-days")
+
+
+def test_day_ranges_include_both_days():
+    first, last = parse_day_range("2023-04-10", None, max_days=366, end_required=False)
+    assert first == last == date(2023, 4, 10)
+    assert parse_day_range("2023-01-01", "2023-12-31", max_days=365)[1] == date(2023, 12, 31)
+    _refused(lambda: parse_day_range("2023-01-01", "2024-01-01", max_days=365), "end-date")
+    _refused(lambda: parse_day_range("2023-01-01", None, max_days=365), "end-date")
+    _refused(lambda: parse_day_range(None, "2023-01-01", max_days=365), "start-date")
+    _refused(lambda: parse_day_range("2023-01-02", "2023-01-01", max_days=365), "end-date")

@@ -41,6 +41,18 @@ class Site:
     def has_rack(self, bank_id: int, rack_id: int) -> bool:
         return 1 <= rack_id <= self.rack_counts.get(bank_id, 0)
 
+    def series_count(
+        self, key_columns: tuple[str, ...], bank: int | None = None, rack: int | None = None
+    ) -> int:
+        """How many series (rows per timestamp) a component keyed by `key_columns` has, with
+        bank and rack fixed or not: all racks of a bank, all racks, all banks, or one."""
+        if "rack_id" in key_columns and rack is None:
+            banks = [bank] if bank is not None else list(self.rack_counts)
+            return sum(self.rack_counts.get(b, 0) for b in banks)
+        if "bank_id" in key_columns and bank is None:
+            return len(self.rack_counts)
+        return 1
+
     def column_names(self, component: str) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns.get(component, ()))
 

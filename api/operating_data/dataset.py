@@ -50,12 +50,7 @@ class Dataset:
 
     def series_count(self, fixed: dict[str, int]) -> int:
         """How many series (rows per timestamp) a selection with these fixed keys spans."""
-        if "rack_id" in self.key_columns and "rack_id" not in fixed:
-            banks = [fixed["bank_id"]] if "bank_id" in fixed else list(self.site.rack_counts)
-            return sum(self.site.rack_counts.get(b, 0) for b in banks)
-        if "bank_id" in self.key_columns and "bank_id" not in fixed:
-            return len(self.site.rack_counts)
-        return 1
+        return self.site.series_count(self.key_columns, fixed.get("bank_id"), fixed.get("rack_id"))
 
     def republished(self, relation: tuple[str, str], rename: Callable[[str], str]) -> Dataset:
         """The same data read from another relation whose columns are renamed by `rename`

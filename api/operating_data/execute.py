@@ -11,15 +11,13 @@ timestamps carry its offset; nothing of it outlives the transaction.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from api.errors import bad_parameter
+from api.db import session
 from api.operating_data.cursor import AFTER
 from api.operating_data.plan import PagePlan, Selection
 from api.operating_data.settings import GZIP_LEVEL
@@ -37,17 +35,6 @@ from api.params import Window
 # several times slower than one of ~256 KiB chunks
 CHUNK_BYTES = 256 * 1024
 SLICE_WORK_MEM = "64MB"
-
-
-@contextmanager
-def zone_session(pool: ConnectionPool, tz: str) -> Iterator[psycopg.Connection]:
-    """A pooled connection inside a transaction whose TimeZone is `tz`."""
-    with pool.connection() as conn, conn.transaction():
-        try:
-            conn.execute("SELECT set_config('TimeZone', %s, true)", (tz,))
-        except psycopg.errors.InvalidParameterValue:
-            raise bad_parameter("tz", f"{tz!r} is not a time zone the database knows") from None
-        yield conn
 
 
 def copy_csv(conn: psycopg.Connection, statement: Statement, header: bool) -> bytes:
@@ -98,7 +85,7 @@ def read_page(pool: ConnectionPool, plan: PagePlan) -> PageData:
     selection = plan.selection
     # one row more than the page tells whether another page follows
     statement = rows_query(selection, cursor=plan.cursor, limit=plan.size + 1, offset=plan.offset)
-    with zone_session(pool, selection.tz) as conn:
+    with session(pool, selection.tz) as conn:
         count = None
         if plan.count == "exact":
             count = conn.execute(*count_query(selection)).fetchone()[0]
@@ -113,7 +100,7 @@ def read_page(pool: ConnectionPool, plan: PagePlan) -> PageData:
 
 
 def read_latest(pool: ConnectionPool, selection: Selection) -> PageData:
-    with zone_session(pool, selection.tz) as conn:
+    with session(pool, selection.tz) as conn:
         header, lines = _csv_lines(copy_csv(conn, latest_query(selection), header=True))
     return PageData(header, lines, False, None)
 
@@ -163,7 +150,7 @@ def read_slice(
     query, params = rows_query(selection, window=window)
     chunks: list[bytes] = []
     buffer = bytearray()
-    with zone_session(pool, selection.tz) as conn:
+    with session(pool, selection.tz) as conn:
         # a slice of several banks is sorted by time: keep that sort in memory (about 25 MB
         # for a slice of rack rows; the default 4 MB spills it to disk)
         conn.execute("SELECT set_config('work_mem', %s, true)", (SLICE_WORK_MEM,))

@@ -13,9 +13,16 @@ from zoneinfo import ZoneInfo
 from api.errors import bad_parameter
 from api.operating_data.dataset import TIME_NAME, Dataset, OutputColumn
 from api.operating_data.settings import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
-from api.params import Window, parse_name_list, parse_timezone, parse_window
+from api.params import (
+    WINDOW,
+    Window,
+    parse_int,
+    parse_name_list,
+    parse_timezone,
+    query_values,
+    window_of,
+)
 
-WINDOW = ("start-time", "end-time", "date")
 SELECTION = ("fields", "omit", "tz")
 PAGING = ("page", "page_size", "cursor", "count")
 SERIES = ("bank", "rack")
@@ -49,34 +56,6 @@ class DownloadArgs:
     selected: Selected
     bank: int | None
     rack: int | None
-
-
-def query_values(pairs: Iterable[tuple[str, str]], allowed: tuple[str, ...]) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for name, value in pairs:
-        if name not in allowed:
-            raise bad_parameter(
-                name, f"unknown parameter; this endpoint takes {', '.join(allowed)}"
-            )
-        if name in values:
-            raise bad_parameter(name, "give this parameter once")
-        values[name] = value
-    return values
-
-
-def positive_int(values: dict[str, str], name: str, maximum: int | None = None) -> int | None:
-    raw = values.get(name)
-    if raw is None:
-        return None
-    try:
-        number = int(raw)
-    except ValueError:
-        raise bad_parameter(name, f"{raw!r} is not a whole number") from None
-    if number < 1:
-        raise bad_parameter(name, "must be 1 or more")
-    if maximum is not None and number > maximum:
-        raise bad_parameter(name, f"must be at most {maximum}")
-    return number
 
 
 def select_columns(
@@ -114,21 +93,14 @@ def parse_selected(
     site_tz = ZoneInfo(dataset.site.timezone)
     return Selected(
         columns=select_columns(dataset, values.get("fields"), values.get("omit")),
-        window=parse_window(
-            values.get("start-time"),
-            values.get("end-time"),
-            values.get("date"),
-            site_tz,
-            require_bounds=require_bounds,
-            max_span=max_span,
-        ),
+        window=window_of(values, site_tz, require_bounds=require_bounds, max_span=max_span),
         tz=parse_timezone(values.get("tz"), dataset.site.timezone),
     )
 
 
 def parse_page_args(dataset: Dataset, pairs: Iterable[tuple[str, str]]) -> PageArgs:
     values = query_values(pairs, PAGE_PARAMETERS)
-    page = positive_int(values, "page")
+    page = parse_int(values.get("page"), "page", minimum=1)
     cursor = values.get("cursor")
     if page is not None and cursor is not None:
         raise bad_parameter("cursor", "give either page or cursor, not both")
@@ -138,7 +110,8 @@ def parse_page_args(dataset: Dataset, pairs: Iterable[tuple[str, str]]) -> PageA
     return PageArgs(
         selected=parse_selected(dataset, values),
         page=page,
-        page_size=positive_int(values, "page_size", PAGE_SIZE_MAX) or PAGE_SIZE_DEFAULT,
+        page_size=parse_int(values.get("page_size"), "page_size", 1, PAGE_SIZE_MAX)
+        or PAGE_SIZE_DEFAULT,
         cursor=cursor,
         count=count,
     )
@@ -154,6 +127,6 @@ def parse_download_args(
     values = query_values(pairs, DOWNLOAD_PARAMETERS)
     return DownloadArgs(
         selected=parse_selected(dataset, values, require_bounds=True, max_span=max_span),
-        bank=positive_int(values, "bank"),
-        rack=positive_int(values, "rack"),
+        bank=parse_int(values.get("bank"), "bank", minimum=1),
+        rack=parse_int(values.get("rack"), "rack", minimum=1),
     )

@@ -14,7 +14,7 @@ from typing import Annotated
 from litestar import Controller, Request, Response, get
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Example
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import PathParameter
 from litestar.response import Stream
 
 from api.catalog.model import COMPONENTS
@@ -26,6 +26,7 @@ from api.operating_data.parse import parse_download_args, parse_latest_args, par
 from api.operating_data.plan import fix_series, plan_page, select
 from api.operating_data.respond import Page, page_links, rows_response
 from api.operating_data.settings import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, OperatingDataSettings
+from api.params import WINDOW_DOCS, query_doc
 
 DatasetFor = Callable[[Request, int, str], Dataset]
 
@@ -84,83 +85,47 @@ async def serve_download(request: Request, dataset: Dataset) -> Stream:
 # -- OpenAPI: every query parameter documented once, with an example
 
 
-def _doc(value_type: object, query: str, description: str, example: object) -> object:
-    return QueryParameter(
-        name=query,
-        annotation=value_type,
-        required=False,
-        description=description,
-        examples=[Example(value=example)],
-    )
-
-
 SELECTION_DOCS = {
-    "fields": _doc(
-        str | None,
+    "fields": query_doc(
         "fields",
         "Comma-separated columns to return, in this order, among the site's own columns "
         "(listed by GET /api/ess/operating-sites/{site}/). timestamp and the key columns "
         "(bank_id, rack_id) always come first. An unknown name is a 400 listing the valid ones.",
         "rack_soc,rack_voltage,rack_current",
     ),
-    "omit": _doc(
-        str | None,
+    "omit": query_doc(
         "omit",
         "Comma-separated columns to leave out (instead of fields).",
         "rack_module_fault",
     ),
-    "tz": _doc(
-        str | None,
+    "tz": query_doc(
         "tz",
         "IANA time zone of the output timestamps' offsets; default: the site's zone. Times "
         "given without an offset are always read in the site's zone.",
         "UTC",
     ),
 }
-WINDOW_DOCS = {
-    "start_time": _doc(
-        str | None,
-        "start-time",
-        "Start of the half-open window [start-time, end-time): ISO 8601 with an offset or Z, "
-        "or without one meaning the site's local time. Missing: from the first row.",
-        "2022-05-10T10:00:00",
-    ),
-    "end_time": _doc(
-        str | None,
-        "end-time",
-        "End of the window (excluded), same format. Missing: until now.",
-        "2022-05-10T12:00:00+09:00",
-    ),
-    "date": _doc(
-        str | None,
-        "date",
-        "One local day of the site (YYYY-MM-DD), instead of start-time/end-time.",
-        "2022-05-10",
-    ),
-}
 PAGING_DOCS = {
-    "page": _doc(
-        int | None,
+    "page": query_doc(
         "page",
         "Page number (1-based), as in the specification. Deep numbered pages skip rows "
         "(OFFSET, capped); the next/previous links use a cursor instead, which costs the same "
         "at any depth.",
         2,
-    ),
-    "page_size": _doc(
         int | None,
+    ),
+    "page_size": query_doc(
         "page_size",
         f"Rows per page, 1 to {PAGE_SIZE_MAX} (default {PAGE_SIZE_DEFAULT}).",
         500,
+        int | None,
     ),
-    "cursor": _doc(
-        str | None,
+    "cursor": query_doc(
         "cursor",
         "Opaque keyset cursor from a next or previous link; signed, bound to its query.",
         "kwGlYWZ0ZXLPAAXeUdVLsgCQ3q2-7w",
     ),
-    "count": _doc(
-        str | None,
+    "count": query_doc(
         "count",
         "Opt-in total: exact (counts the window; bounded windows only) or estimated (the row "
         "rate of the first and last ten minutes stored in the window, times its length).",
@@ -168,8 +133,8 @@ PAGING_DOCS = {
     ),
 }
 SERIES_DOCS = {
-    "bank": _doc(int | None, "bank", "Only this bank (bank and rack downloads).", 1),
-    "rack": _doc(int | None, "rack", "Only this rack of the bank (rack downloads).", 3),
+    "bank": query_doc("bank", "Only this bank (bank and rack downloads).", 1, int | None),
+    "rack": query_doc("rack", "Only this rack of the bank (rack downloads).", 3, int | None),
 }
 Site = Annotated[
     int,

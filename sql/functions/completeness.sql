@@ -30,17 +30,13 @@ BEGIN
         level.component = stored_rows_per_day.component
         AND level.real_time
         AND 'n_rows' = ANY(level.column_names)
-        AND NOT EXISTS (
-            SELECT 1
-            FROM generate_series(start_date, end_date + 1, interval '1 day') AS midnight
-            WHERE
-                mod(
-                    extract(
-                        EPOCH FROM (midnight::timestamp AT TIME ZONE site_timezone)
-                        - level.bucket_origin
-                    )::numeric,
-                    extract(EPOCH FROM level.bucket_width)::numeric
-                ) <> 0
+        AND ess.aggregate_fits(
+            level.bucket_width,
+            level.bucket_origin,
+            interval '1 day',
+            start_date::timestamp AT TIME ZONE site_timezone,
+            (end_date + 1)::timestamp AT TIME ZONE site_timezone,
+            site_timezone
         )
     ORDER BY level.bucket_width DESC
     LIMIT 1;

@@ -1,0 +1,102 @@
+"""Parse step of the protection map: a window of at most 31 days (episodes are found by
+scanning every rack row of the site in it), the episode gap, the filters, the page or bucket."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from api.catalog.model import Site
+from api.errors import bad_parameter
+from api.params import WINDOW, parse_duration, parse_int, window_of
+
+EPISODE_PARAMETERS = (*WINDOW, "level", "error-code", "page", "page_size", "max-gap")
+COUNT_PARAMETERS = (*WINDOW, "time-bucket-width", "max-gap")
+MAX_SPAN = timedelta(days=31)
+MAX_BUCKETS = 10_000
+PAGE_SIZE_DEFAULT = 100
+PAGE_SIZE_MAX = 1000
+MAX_PAGE = 1_000_000
+MAX_CODE = 32767  # ess.protection_code.code is a smallint
+LEVELS = {"1": 1, "2": 2, "warning": 1, "fault": 2}
+MAX_GAP_LIMIT = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class ProtectionWindow:
+    site: Site
+    start: datetime
+    end: datetime
+    max_gap: timedelta | None  # None: the SQL default
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.site.timezone)
+
+    def params(self) -> dict[str, object]:
+        return {
+            "site": self.site.site_id,
+            "window_start": self.start,
+            "window_end": self.end,
+            "max_gap": self.max_gap,
+        }
+
+
+@dataclass(frozen=True)
+class EpisodeQuery:
+    window: ProtectionWindow
+    level: int | None
+    code: int | None
+    page: int
+    page_size: int
+
+
+@dataclass(frozen=True)
+class CountQuery:
+    window: ProtectionWindow
+    bucket: timedelta
+
+
+def parse_max_gap(value: str | None) -> timedelta | None:
+    """None: the SQL default (10 s, or three times the data's interval where it is coarser)."""
+    if value is None:
+        return None
+    gap = parse_duration(value, "max-gap")
+    if gap > MAX_GAP_LIMIT:
+        raise bad_parameter("max-gap", f"at most {MAX_GAP_LIMIT}")
+    return gap
+
+
+def parse_level(value: str | None) -> int | None:
+    if value is None:
+        return None
+    level = LEVELS.get(value.strip().lower())
+    if level is None:
+        raise bad_parameter("level", f"{value!r} is not a level: 1 (warning) or 2 (fault)")
+    return level
+
+
+def parse_protection_window(site: Site, values: dict[str, str]) -> ProtectionWindow:
+    window = window_of(values, ZoneInfo(site.timezone), require_bounds=True, max_span=MAX_SPAN)
+    assert window.start is not None and window.end is not None
+    return ProtectionWindow(site, window.start, window.end, parse_max_gap(values.get("max-gap")))
+
+
+def parse_episodes(site: Site, values: dict[str, str]) -> EpisodeQuery:
+    return EpisodeQuery(
+        window=parse_protection_window(site, values),
+        level=parse_level(values.get("level")),
+        code=parse_int(values.get("error-code"), "error-code", 1, MAX_CODE),
+        page=parse_int(values.get("page"), "page", 1, MAX_PAGE) or 1,
+        page_size=parse_int(values.get("page_size"), "page_size", 1, PAGE_SIZE_MAX)
+        or PAGE_SIZE_DEFAULT,
+    )
+
+
+def parse_counts(site: Site, values: dict[str, str]) -> CountQuery:
+    window = parse_protection_window(site, values)
+    bucket = parse_duration(values.get("time-bucket-width") or "1 hour", "time-bucket-width")
+    if (window.end - window.start) / bucket > MAX_BUCKETS:
+        raise bad_parameter("time-bucket-width", f"at most {MAX_BUCKETS} buckets per request")
+    return CountQuery(window, bucket)

@@ -1,0 +1,75 @@
+"""GET /api/ess-feature/protectionmap/operating-sites/{site}/ and .../stats/log-level-count/."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, get
+from litestar.params import FromPath
+
+from api.analytics.protection.parse import (
+    COUNT_PARAMETERS,
+    EPISODE_PARAMETERS,
+    PAGE_SIZE_DEFAULT,
+    parse_counts,
+    parse_episodes,
+)
+from api.analytics.protection.respond import EpisodePage, episode_page
+from api.analytics.protection.sql import (
+    EpisodeRow,
+    LevelCount,
+    episodes_statement,
+    level_counts_statement,
+)
+from api.db import fetch
+from api.params import WINDOW_DOCS, bucket_width_doc, query_doc, query_of
+
+MAX_GAP_DOCS = {
+    "max_gap": query_doc(
+        "max-gap",
+        "Readings at most this far apart form one episode (default 10 s, or three times the "
+        "data's typical interval where it is coarser; at most 1 hour)",
+        "30s",
+    )
+}
+EPISODE_DOCS = {
+    "level": query_doc("level", "1 or warning, 2 or fault", "fault"),
+    "error_code": query_doc("error-code", "Hazard code (ess.protection_code)", 1),
+    "page": query_doc("page", "Page number (1-based)", 2),
+    "page_size": query_doc("page_size", f"Episodes per page (default {PAGE_SIZE_DEFAULT})", 100),
+}
+
+
+class ProtectionMapController(Controller):
+    path = "/api/ess-feature/protectionmap/operating-sites/{site:int}"
+    tags = ["safety"]
+    parameters = {**WINDOW_DOCS, **MAX_GAP_DOCS, **EPISODE_DOCS}
+    description = (
+        "Protection-map episodes: runs of consecutive rack readings in which a threshold rule "
+        "(warning = level 1, fault = level 2; per-site table ess.protection_threshold) or one of "
+        "the BMS's own warning and fault flags held, readings up to max-gap apart belonging to "
+        "the same episode. At most 31 days per request (start-time and end-time, or date for one "
+        "local day)."
+    )
+
+    @get("/", sync_to_thread=True, summary="Protection-map episodes of a site, newest first")
+    def episodes(self, request: Request, site: FromPath[int]) -> EpisodePage:
+        found = request.app.state.catalog.require_site(site)
+        query = parse_episodes(found, query_of(request, EPISODE_PARAMETERS))
+        rows = fetch(request.app.state.pool, episodes_statement(query), EpisodeRow, query.window.tz)
+        return episode_page(request, query, rows)
+
+
+class LevelCountController(Controller):
+    path = "/api/ess-feature/protectionmap/operating-sites/{site:int}/stats/log-level-count"
+    tags = ["safety"]
+    parameters = {**WINDOW_DOCS, **MAX_GAP_DOCS, **bucket_width_doc("1 hour")}
+
+    @get(
+        "/",
+        sync_to_thread=True,
+        summary="Episodes started and readings flagged per time bucket and level",
+    )
+    def log_level_count(self, request: Request, site: FromPath[int]) -> list[LevelCount]:
+        found = request.app.state.catalog.require_site(site)
+        query = parse_counts(found, query_of(request, COUNT_PARAMETERS))
+        statement = level_counts_statement(query)
+        return fetch(request.app.state.pool, statement, LevelCount, query.window.tz)

@@ -1,0 +1,61 @@
+"""GET /api/ess/stats/socp/operating-sites/{site}/banks/{bank}/racks/[{rack}/]."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from litestar import Controller, Request, get
+from litestar.params import FromPath
+
+from api.analytics.series import requested_series
+from api.analytics.socp.parse import CHARGE_STATUSES, PERIODS, SOCP_PARAMETERS, plan_socp
+from api.analytics.socp.sql import SoCPItem, socp_statement
+from api.db import fetch
+from api.params import WINDOW_DOCS, query_doc, query_of
+
+SOCP_DOCS = {
+    "period": query_doc(
+        "period",
+        f"{', '.join(map(str, PERIODS))} days ending at end-time (default 1; end-time defaults "
+        "to the start of the site's current local day). Not with date, which is the one-day "
+        "window of that local day",
+        7,
+    ),
+    "charge_status": query_doc(
+        "charge-status",
+        "charge (current >= 2 A), discharge (<= -2 A) or rest; default all three",
+        CHARGE_STATUSES[0],
+    ),
+}
+
+
+def serve_socp(request: Request, site: int, bank: int, rack: int | None = None) -> list[SoCPItem]:
+    series = requested_series(request, site, bank, rack)
+    planned = plan_socp(series, query_of(request, SOCP_PARAMETERS), datetime.now(UTC))
+    return fetch(request.app.state.pool, socp_statement(planned), SoCPItem, series.tz)
+
+
+class SoCPController(Controller):
+    path = "/api/ess/stats/socp/operating-sites/{site:int}/banks/{bank:int}/racks"
+    tags = ["safety"]
+    parameters = {**WINDOW_DOCS, **SOCP_DOCS}
+    description = (
+        "SoCP (State of Cell Position): per rack, operating state and SoC decile, how often "
+        "each cell position was the rack's highest (max) and lowest (min) cell voltage, with "
+        "the mean voltage, temperature and current at those moments. A cell that is often the "
+        "max while charging or the min while discharging is a weak cell. Give period (and "
+        "end-time), start-time and end-time, or date (one local day: period 1 ending at the "
+        "next local midnight)."
+    )
+
+    @get("/", sync_to_thread=True, summary="SoCP of every rack of a bank")
+    def bank_racks(
+        self, request: Request, site: FromPath[int], bank: FromPath[int]
+    ) -> list[SoCPItem]:
+        return serve_socp(request, site, bank)
+
+    @get("/{rack:int}/", sync_to_thread=True, summary="SoCP of one rack")
+    def rack(
+        self, request: Request, site: FromPath[int], bank: FromPath[int], rack: FromPath[int]
+    ) -> list[SoCPItem]:
+        return serve_socp(request, site, bank, rack)

@@ -1,0 +1,55 @@
+"""SQL step of SoL: one statement, one row holding the days and the models."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import msgspec
+
+from api.analytics.sol.parse import SoLRequest
+from api.db import Statement, sql_text
+
+SOL_SQL = sql_text(__file__, "sol.sql")
+HOLDOUT_DAYS = 14
+
+
+class DayRow(msgspec.Struct):
+    bank_id: int
+    rack_id: int | None
+    day: date
+    value: float
+    top_limit_value: float | None
+    bottom_limit_value: float | None
+    kind: str
+
+
+class ModelRow(msgspec.Struct):
+    bank_id: int
+    rack_id: int | None
+    origin: date
+    fit_start: date
+    n_days: int
+    slope_per_day: float | None
+    intercept: float | None
+    residual_se: float | None
+    t_quantile: float | None
+    backtest_origin: date | None
+    holdout_days: int | None
+    mae_trend: float | None
+    mae_persistence: float | None
+    band_coverage: float | None
+
+
+class SoLRows(msgspec.Struct):
+    items: list[DayRow]
+    models: list[ModelRow]
+
+
+def sol_statement(request: SoLRequest) -> Statement:
+    return SOL_SQL, {
+        **request.series.params(),
+        "first_day": request.first,
+        "last_day": request.last,
+        "fit_days": request.fit_days,
+        "holdout_days": HOLDOUT_DAYS,
+    }
