@@ -24,9 +24,8 @@ from api.config import REPO_ROOT, check_database_url
 
 ENGINE_DIR = REPO_ROOT / "engine"
 READY_TIMEOUT_S = 120
-# how long a program on the engine's port may take to answer as PostgreSQL (the engine serves
-# one query at a time, so a busy one answers late)
-PROBE_TIMEOUT_S = 20
+# how long to wait for the program on the engine's port to answer as PostgreSQL
+PROBE_TIMEOUT_S = 5
 
 
 class EngineError(RuntimeError):
@@ -232,8 +231,12 @@ def database(settings) -> Iterator[str]:
 
 
 def check_answers_as_engine(url: str, port: int) -> None:
+    """Refuse a port held by a program that answers, but not as PostgreSQL. No answer in time is
+    let through: the engine runs one statement at a time, and may be busy with a long one."""
     try:
         psycopg.connect(url, connect_timeout=PROBE_TIMEOUT_S).close()
+    except psycopg.errors.ConnectionTimeout:
+        return
     except psycopg.OperationalError as exc:
         reason = str(exc).strip().splitlines()[0]
         raise EngineError(
