@@ -75,13 +75,18 @@ def test_ess_debug_in_the_environment_shows_the_traceback(tmp_path):
     assert err.rstrip().splitlines()[-1].startswith("ess migrate: cannot connect to the database")
 
 
-def test_serve_exits_non_zero_when_the_database_is_gone_at_startup(tmp_path):
+def test_serve_and_run_exit_non_zero_when_the_database_is_gone_at_startup(tmp_path):
     # before: "Application startup failed", an exception group, and exit status 0 (later 3)
-    assert_fails_clearly(
-        ["serve", "--port", str(free_port())],
-        ess_env(tmp_path, DATABASE_URL=REFUSED),
-        1,
-        "ess serve: cannot connect to the database at 127.0.0.1:1: connection refused",
+    assert_fail_clearly(
+        *(
+            Failing(
+                [command, "--port", str(free_port())],
+                ess_env(tmp_path, DATABASE_URL=REFUSED),
+                1,
+                (f"ess {command}: cannot connect to the database at 127.0.0.1:1: connection",),
+            )
+            for command in ("serve", "run")
+        )
     )
 
 
