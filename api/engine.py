@@ -42,6 +42,17 @@ def port_answers(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def port_closes(host: str, port: int, within_s: float = 2.0) -> bool:
+    """Whether the port stops answering within `within_s`: a killed engine's clients can see
+    their connections closed a moment before its listening socket is."""
+    deadline = time.monotonic() + within_s
+    while port_answers(host, port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def ensure_installed() -> None:
     """npm ci the pinned engine packages once (node_modules is not in git)."""
     if shutil.which("node") is None or shutil.which("npm") is None:
@@ -205,7 +216,7 @@ def database(settings) -> Iterator[str]:
         try:
             yield settings.engine_url
         except psycopg.Error as exc:
-            if not port_answers(host, port):
+            if port_closes(host, port):
                 raise EngineStopped(
                     f"the embedded engine on port {port} stopped while the command ran"
                 ) from exc
