@@ -4,10 +4,17 @@ used (started for the command, or the one already running on ESS_ENGINE_PORT).""
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
+import signal
 import sys
+import threading
+import traceback
+from collections.abc import Callable
 
 from api.auth import command as token_command
 from api.catalog.model import COMPONENTS
+from api.cli_errors import EXIT_USAGE, CommandError, Context, explain
 from api.config import ConfigurationError, Settings
 from api.database_roles import logins
 from api.db import connect
@@ -15,8 +22,8 @@ from api.deid import command as deid_command
 from api.deid.names import DeidKeyError
 from api.demo import command as demo_command
 from api.demo.generator import DemoError
-from api.engine import EngineError, database
-from api.migrate import MigrationError, migrate
+from api.engine import EmbeddedEngine, EngineStopped, database, port_answers
+from api.migrate import migrate
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -33,26 +40,33 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
     from api.app import create_app
+    from api.serve import check_port_free, serve
 
+    check_port_free(args.host, args.port)
     with database(settings) as url:
-        settings = Settings(database_url=url)
-        uvicorn.run(create_app(settings=settings), host=args.host, port=args.port, log_level="info")
+        app = create_app(settings=Settings(database_url=url))
+        serve(app, args.host, args.port, engine_alive(settings))
     return 0
+
+
+def engine_alive(settings: Settings) -> Callable[[], bool] | None:
+    """What `ess serve` and `ess run` watch: the embedded engine's port, when they use it."""
+    if settings.database_url:
+        return None
+    return lambda: port_answers(settings.engine_host, settings.engine_port)
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """`make run`: migrate, de-identified views, demo data when the database holds no operating
     data yet, a development token, then serve. A second run reuses the data."""
-    import uvicorn
-
     from api.app import create_app
     from api.auth import dev_secret, development_token
     from api.deid import apply_views, configured_key, dev_key
     from api.demo import DEFAULT_DEMO, generate, install_demo
+    from api.serve import check_port_free, serve
 
+    check_port_free(args.host, args.port)
     with database(settings) as url:
         with connect(url) as conn:
             report = migrate(conn, settings.sql_dir)
@@ -81,11 +95,11 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                 psql="$DATABASE_URL" if settings.database_url else f"'{url}'",
             )
         )
-        uvicorn.run(
+        serve(
             create_app(settings=Settings(database_url=url)),
-            host=args.host,
-            port=args.port,
-            log_level="info",
+            args.host,
+            args.port,
+            engine_alive(settings),
         )
     return 0
 
@@ -109,24 +123,31 @@ Ctrl-C stops the server (and the embedded engine).
 
 
 def cmd_engine(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the embedded engine in the foreground until Ctrl-C."""
-    import signal
-
-    from api.engine import EmbeddedEngine
-
+    """Run the embedded engine in the foreground until Ctrl-C; fail when its process ends."""
     engine = EmbeddedEngine(settings.engine_data_dir, settings.engine_host, settings.engine_port)
     engine.start()
     print(f"engine: ready, DATABASE_URL={engine.url}", flush=True)
+    asked_to_stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: asked_to_stop.set())
     try:
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        while not asked_to_stop.wait(1.0):
+            if engine.process.poll() is not None:
+                raise EngineStopped(
+                    f"the embedded engine stopped ({engine.exit_status()}; log: {engine.log_path})"
+                )
     finally:
         engine.stop()
     return 0
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
-    from api.loader.command import run
+    from api.loader.command import UsageError, check_files, run
 
+    try:
+        check_files(args.files)  # before an engine is started or a connection opened
+    except UsageError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
     with database(settings) as url, connect(url) as conn:
         return run(
             conn,
@@ -147,6 +168,12 @@ def positive(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ess", description=__doc__)
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=os.environ.get("ESS_DEBUG", "") not in ("", "0"),
+        help="print the traceback of a failure (or set ESS_DEBUG=1)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("migrate", help="apply migrations, then re-apply functions and views")
@@ -193,13 +220,30 @@ COMMANDS |= {"token": token_command.cmd_token, "deid": deid_command.cmd_deid}
 COMMANDS |= {"demo": demo_command.cmd_demo}
 
 
+# bad arguments found after parsing: exit status 2, like argparse's own
+USAGE_ERRORS = (DeidKeyError, ConfigurationError, DemoError)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; a failure ends in one or two sentences on standard error and a non-zero
+    exit status (see api.cli_errors), the traceback only with --debug."""
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    settings = None
     try:
-        return COMMANDS[args.command](args, Settings())
-    except (EngineError, MigrationError, DeidKeyError, ConfigurationError, DemoError) as exc:
-        print(f"ess {args.command}: {exc}", file=sys.stderr)
-        return 2
+        settings = Settings()
+        return COMMANDS[args.command](args, settings)
+    except (Exception, KeyboardInterrupt) as exc:
+        context = Context(
+            command=shlex.join(["ess", *argv]),
+            database_url=settings and (settings.database_url or settings.engine_url),
+            embedded=settings is not None and not settings.database_url,
+        )
+        failure = explain(exc, context, USAGE_ERRORS)
+        if args.debug:
+            traceback.print_exc()
+        print(f"ess {args.command}: {failure.message}", file=sys.stderr)
+        return failure.status
 
 
 if __name__ == "__main__":

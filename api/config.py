@@ -10,8 +10,36 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+URL_FORM = "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+
+
+class DatabaseUrlError(ValueError):
+    pass
+
+
+def check_database_url(url: str) -> None:
+    """Refuse a DATABASE_URL that libpq cannot parse, naming the expected form."""
+    if "://" in url and not url.startswith(("postgresql://", "postgres://")):
+        raise DatabaseUrlError(
+            f"DATABASE_URL must start with postgresql:// (the form is {URL_FORM})"
+        )
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        reason = str(exc).strip()
+        raise DatabaseUrlError(
+            f"DATABASE_URL is not a connection URL ({reason}); the form is {URL_FORM}"
+        ) from None
+    for port in str(params.get("port", "")).split(","):
+        if port and not port.isdigit():
+            raise DatabaseUrlError(
+                f"DATABASE_URL: the port {port!r} is not a number; the form is {URL_FORM}"
+            )
 
 
 class ConfigurationError(RuntimeError):

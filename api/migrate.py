@@ -17,6 +17,8 @@ from pathlib import Path
 import psycopg
 
 IDEMPOTENT_DIRS = ("continuous_aggregates", "functions", "views")
+# create_hypertable(..., by_range(...)), used by the migrations, came with TimescaleDB 2.13
+MIN_TIMESCALEDB = (2, 13)
 
 LEDGER_DDL = """
 CREATE SCHEMA IF NOT EXISTS ess;
@@ -44,7 +46,7 @@ def checksum(text: str) -> str:
 
 def migrate(conn: psycopg.Connection, sql_dir: Path) -> MigrateReport:
     """Bring the database at `conn` (autocommit) up to date with `sql_dir`."""
-    conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+    check_timescaledb(conn)
     conn.execute(LEDGER_DDL)
     done = dict(conn.execute("SELECT filename, checksum FROM ess.schema_migration").fetchall())
     applied = []
@@ -80,6 +82,61 @@ def apply_folder(conn: psycopg.Connection, sql_dir: Path, folder: str) -> list[s
             conn.execute(statement)
         applied.append(f"{folder}/{path.name}")
     return applied
+
+
+def check_timescaledb(conn: psycopg.Connection) -> None:
+    """Create the extension if needed; refuse a server without it, or with too old a version."""
+    where = f"the database at {conn.info.host}:{conn.info.port}"
+    row = conn.execute(
+        "SELECT default_version, installed_version FROM pg_available_extensions "
+        "WHERE name = 'timescaledb'"
+    ).fetchone()
+    if problem := timescaledb_problem(where, *(row or (None, None))):
+        raise MigrationError(problem)
+    # on a server that has the package but does not preload it, TimescaleDB ends the session
+    # here (FATAL: extension "timescaledb" must be preloaded); api.cli_errors explains that
+    conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+    (installed,) = conn.execute(
+        "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
+    ).fetchone()
+    if problem := timescaledb_problem(where, installed, installed):
+        raise MigrationError(problem)
+
+
+def timescaledb_problem(where: str, available: str | None, installed: str | None) -> str | None:
+    """Why the schema cannot use this server's TimescaleDB (`available` is the version the
+    server's package offers, `installed` the one in this database), or None."""
+    if available is None:
+        return timescaledb_missing(where)
+    need = ".".join(map(str, MIN_TIMESCALEDB))
+    upgrade = f"install TimescaleDB {need} or later on the server"
+    if installed is not None and version(installed) < MIN_TIMESCALEDB:
+        if version(available) >= MIN_TIMESCALEDB:
+            upgrade = f"the server offers {available}"
+        return (
+            f"TimescaleDB {installed} in {where} is older than {need}, which the schema needs: "
+            f"{upgrade}; run `ALTER EXTENSION timescaledb UPDATE` as the first statement of a new "
+            "session (psql -X), then `ess migrate` again."
+        )
+    if installed is None and version(available) < MIN_TIMESCALEDB:
+        return (
+            f"TimescaleDB {available} on {where} is older than {need}, which the schema needs: "
+            f"{upgrade}, then `ess migrate` again."
+        )
+    return None
+
+
+def version(text: str) -> tuple[int, ...]:
+    """'2.23.0-dev' -> (2, 23, 0)."""
+    return tuple(int(part) for part in re.findall(r"\d+", text.split("-")[0]))
+
+
+def timescaledb_missing(where: str) -> str:
+    return (
+        f"TimescaleDB is not installed on {where}. Install the TimescaleDB package for its "
+        "PostgreSQL version and preload it (shared_preload_libraries = 'timescaledb'), or unset "
+        "DATABASE_URL to use the embedded engine."
+    )
 
 
 def split_statements(text: str) -> list[str]:

@@ -13,7 +13,7 @@ import pytest
 
 from api.db import fetch
 from api.refresh import refresh_aggregates
-from tests.conftest import assert_problem, create_scratch_site
+from tests.helpers import assert_problem, create_scratch_site
 
 WINDOW = {"start-time": "2023-04-10T00:00:00", "end-time": "2023-04-10T01:00:00"}
 DAYS = {"start-date": "2023-04-10", "end-date": "2023-04-11"}

@@ -6,6 +6,7 @@ pyarrow missing for Parquet/feather), checked before anything is loaded."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -29,8 +30,12 @@ class UsageError(Exception):
 def check_files(paths: list[str]) -> list[Path]:
     files = [Path(p) for p in paths]
     for file in files:
+        if file.is_dir():
+            raise UsageError(f"{file}: is a directory (give the files in it, e.g. {file}/*.csv)")
         if not file.is_file():
             raise UsageError(f"{file}: no such file")
+        if not os.access(file, os.R_OK):
+            raise UsageError(f"{file}: permission denied (this user may not read it)")
         if file_format(file) is None:
             raise UsageError(f"{file}: unsupported file type (use {', '.join(SUFFIXES)})")
         if reason := missing_reader(file):

@@ -1,0 +1,85 @@
+"""`ess serve` and `ess run` under uvicorn, with failures a user can read: a port in use is
+refused before anything starts, an exception of the app's startup (the database gone) is raised
+to the command line instead of logged as a traceback, and the server stops when the embedded
+engine it uses goes away."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import uvicorn
+
+from api.cli_errors import CommandError
+from api.engine import EngineStopped
+
+WATCH_INTERVAL_S = 2.0
+
+
+def check_port_free(host: str, port: int) -> None:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise CommandError(
+                f"port {port} on {host} is in use (another `ess serve`?): stop that program, or "
+                "choose another port with --port"
+            ) from None
+
+
+def serve(app, host: str, port: int, engine_alive: Callable[[], bool] | None = None) -> None:
+    """Serve until Ctrl-C. `engine_alive`, when given, is polled: the server stops, and
+    EngineStopped is raised, once it answers False."""
+    startup_errors: list[BaseException] = []
+    server = uvicorn.Server(
+        uvicorn.Config(_raising_startup(app, startup_errors), host=host, port=port)
+    )
+    engine_lost = threading.Event()
+    if engine_alive is not None:
+
+        def watch() -> None:
+            while not server.should_exit:
+                if not engine_alive():
+                    engine_lost.set()
+                    server.should_exit = True
+                    return
+                time.sleep(WATCH_INTERVAL_S)
+
+        threading.Thread(target=watch, name="engine-watch", daemon=True).start()
+    try:
+        server.run()
+    except SystemExit:
+        if not startup_errors:
+            raise
+    if startup_errors:
+        raise startup_errors[0]
+    if engine_lost.is_set():
+        raise EngineStopped("the embedded engine stopped while the server ran")
+
+
+def _raising_startup(app, errors: list[BaseException]):
+    """The app, with the exception that fails its startup kept in `errors` (uvicorn would log
+    it as a traceback, then exit with status 3)."""
+
+    async def asgi(scope, receive, send):
+        if scope["type"] != "lifespan":
+            return await app(scope, receive, send)
+
+        async def send_quietly(message):
+            if message["type"] == "lifespan.startup.failed":
+                message = {**message, "message": ""}
+            await send(message)
+
+        try:
+            await app(scope, receive, send_quietly)
+        except BaseException as exc:
+            errors.append(exc)
+            raise
+
+    return asgi
