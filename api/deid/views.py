@@ -20,7 +20,7 @@ from api.auth.roles import grant_privileges
 from api.catalog.model import load_catalog
 from api.config import Settings
 from api.deid.keys import configured_key
-from api.deid.names import DeidKeyError, Plan, Published, load_rules, plan, view_name
+from api.deid.names import DeidKeyError, Plan, Published, key_id, load_rules, plan, view_name
 
 SCHEMA = "ess_deid"
 log = logging.getLogger("ess.deid")
@@ -133,6 +133,8 @@ def apply_views(conn: psycopg.Connection, key: str) -> ApplyReport:
         conn.execute(
             INSERT_DICTIONARY_SQL, [list(c) for c in zip(*_dictionary_rows(deid), strict=True)]
         )
+        conn.execute("DELETE FROM ess_deid.key_identifier")
+        conn.execute("INSERT INTO ess_deid.key_identifier (key_id) VALUES (%s)", (key_id(key),))
         grant_privileges(conn, rules)
     log.info(report.summary())
     return report
