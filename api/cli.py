@@ -18,6 +18,7 @@ from api.demo import command as demo_command
 from api.demo.generator import DemoError
 from api.engine import EngineError, database
 from api.migrate import MigrationError, migrate
+from api.operating_data import export as export_command
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -184,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     logins.add_parser(sub)
     deid_command.add_parser(sub)
     demo_command.add_parser(sub)
+    export_command.add_parser(sub)
     return parser
 
 
@@ -191,6 +193,7 @@ COMMANDS = {"migrate": cmd_migrate, "serve": cmd_serve, "engine": cmd_engine, "l
 COMMANDS |= {"run": cmd_run, "login": logins.cmd_login}
 COMMANDS |= {"token": token_command.cmd_token, "deid": deid_command.cmd_deid}
 COMMANDS |= {"demo": demo_command.cmd_demo}
+COMMANDS |= {"export": export_command.cmd_export}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -186,6 +186,8 @@ async def download_response(
     gzip = format == "csv" and accepts_gzip(request)
     download = await open_download(pool, selection, format, slice_rows, gzip)
     headers = {
+        # explicit: a Stream's own media type yields to the handler's (the documented CSV)
+        "Content-Type": download.encoder.media_type,
         "Content-Disposition": f'attachment; filename="{download.file_name}"',
         "Vary": "Accept, Accept-Encoding",
         # proxies (nginx) must pass the chunks on as they come
@@ -193,4 +195,4 @@ async def download_response(
     }
     if gzip:
         headers["Content-Encoding"] = "gzip"
-    return Stream(stream(download), media_type=download.encoder.media_type, headers=headers)
+    return Stream(stream(download), headers=headers)
