@@ -154,6 +154,9 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     except psycopg.Error as exc:
         print(f"ess export: database error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the output file
+        print(f"ess export: {exc}", file=sys.stderr)
+        return 2
     print(
         f"export: {download.encoder.rows:,} rows in {download.slices} slice(s), "
         f"{written / 1e6:.1f} MB of {args.format} in {seconds:.1f} s -> {args.output}"
