@@ -268,6 +268,13 @@ def test_ess_export_of_deidentified_data(
     assert out.read_bytes() == expected
 
 
+def test_ess_export_into_a_missing_folder_is_an_error(site, migrated_url, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", migrated_url)
+    argv = ["export", "--site", str(site), "--component", "pcs", "--date", "2022-05-10"]
+    assert ess([*argv, "-o", "/nonexistent-folder/pcs.csv"]) == 2
+    assert "No such file or directory" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -276,13 +283,6 @@ def test_ess_export_of_deidentified_data(
         (["--date", "2022-05-10", "--bank", "9"], "(--bank)"),
     ],
 )
-def test_ess_export_into_a_missing_folder_is_an_error(site, migrated_url, monkeypatch, capsys):
-    monkeypatch.setenv("DATABASE_URL", migrated_url)
-    argv = ["export", "--site", str(site), "--component", "pcs", "--date", "2022-05-10"]
-    assert ess([*argv, "-o", "/nonexistent-folder/pcs.csv"]) == 2
-    assert "No such file or directory" in capsys.readouterr().err
-
-
 def test_ess_export_names_the_bad_option(
     site, migrated_url, monkeypatch, tmp_path, capsys, options, message
 ):
