@@ -3,7 +3,8 @@
 of the API process during each download; and how a slice is best turned into typed columns.
 
     .venv/bin/pip install -e '.[bench]'   # pandas
-    .venv/bin/python bench/columnar_bench.py [--database-url URL] [--site N] [--repetitions N]
+    .venv/bin/python bench/columnar_bench.py [download|slice|encoder|all] [--database-url URL]
+        [--site N] [--repetitions N]
 
 Data and server as bench/operating_data_bench.py: its own embedded engine (restarted before every
 measurement), a scratch site with Panli's columns and 17 racks, one local day (2023-04-10) at
@@ -15,6 +16,8 @@ download  GET /api/ess/download/operating-sites/{site}/rack/?date=... as csv (id
           of the API process; against one `COPY (the same statement) TO STDOUT` via psycopg.
           Then each file read back into a pandas DataFrame (read_csv, read_parquet, and the
           Arrow stream through pyarrow's to_pandas), checked to hold the same number of rows.
+encoder   the encoders alone (no database): RSS while one synthetic 30,000-row slice is encoded
+          60 times as Parquet and as Arrow, to show that memory stays flat
 slice     one 30,000-row slice into an Arrow table three ways: the CSV COPY parsed by pyarrow
           (what the API does), a typed binary SELECT decoded by psycopg, and COPY (FORMAT binary)
           decoded by psycopg, the last two then turned into Arrow arrays.
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import random
 import statistics
 import tempfile
 import time
@@ -54,7 +58,7 @@ from psycopg import sql
 
 from api.db import connect, open_pool
 from api.demo import generate
-from api.operating_data.columnar import arrow_schema, csv_batch
+from api.operating_data.columnar import ColumnarEncoder, arrow_schema, csv_batch
 from api.operating_data.execute import SLICE_WORK_MEM, output_types
 from api.operating_data.plan import Selection
 from api.operating_data.sqlbuild import _ISO_TIME as ISO_TIME
@@ -254,14 +258,62 @@ def bench_slice(db: Database, site_id: int, repetitions: int, report: dict) -> N
         report["slice"][label] = median
 
 
+def _rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def bench_encoder(report: dict, slices: int = 60) -> None:
+    """Memory of the encoders alone (no database): RSS of this process while the same
+    30,000-row slice of rack-like CSV (20 measurements, 36 flags, a JSON map) is encoded
+    `slices` times, each slice's bytes dropped as the API drops them once sent."""
+    chance = random.Random(1)
+    fields = [pa.field("timestamp", pa.timestamp("us", tz="Asia/Seoul"))]
+    fields += [pa.field(f"m{i}", pa.float64()) for i in range(20)]
+    fields += [pa.field(f"flag{i}", pa.int16()) for i in range(36)]
+    schema = pa.schema([*fields, pa.field("fault_map", pa.string())])
+    lines = []
+    for second in range(30000):
+        hms = f"{second // 3600 % 24:02d}:{second // 60 % 60:02d}:{second % 60:02d}"
+        values = [f"{chance.random() * 1000:.1f}" for _ in range(20)]
+        values += [str(chance.randint(0, 1)) for _ in range(36)]
+        lines.append(f'2023-04-10T{hms}+09:00,{",".join(values)},"{{""module1"": 0}}"\n')
+    text = "".join(lines).encode()
+    chunks = [text[i : i + 256 * 1024] for i in range(0, len(text), 256 * 1024)]
+    print(
+        f"\nEncoders alone, {slices} slices of 30,000 rows ({len(text) / 1e6:.1f} MB of CSV each):"
+    )
+    report["encoder_rss_mib"] = {"before": _rss_mib()}
+    for label, parquet in (("Parquet", True), ("Arrow", False)):
+        encoder = ColumnarEncoder(schema, parquet=parquet)
+        rss = []
+        for _ in range(slices):
+            encoder.encode(chunks)
+            rss.append(_rss_mib())
+        encoder.finish()
+        print(
+            f"  {label:<8} RSS after slice 1: {rss[0]:.0f} MiB, 10: {rss[9]:.0f}, "
+            f"{slices}: {rss[-1]:.0f} (max {max(rss):.0f})"
+        )
+        report["encoder_rss_mib"][label] = rss
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("which", nargs="?", default="all", choices=("download", "slice", "all"))
+    parser.add_argument(
+        "which", nargs="?", default="all", choices=("download", "slice", "encoder", "all")
+    )
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--site", type=int, help="reuse this filled site of --database-url")
     parser.add_argument("--repetitions", type=int, default=1)
     args = parser.parse_args()
     report: dict = {"machine": machine()}
+    if args.which in ("encoder", "all"):
+        bench_encoder(report)
+    if args.which == "encoder":
+        return
     with database(args.database_url) as db:
         with connect(db.url) as conn:
             report["engine"] = engine_version(conn)
