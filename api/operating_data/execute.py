@@ -143,7 +143,10 @@ def output_types(pool: ConnectionPool, selection: Selection) -> tuple[str, ...]:
     with pool.connection() as conn, conn.cursor() as cursor:
         cursor.execute(query, params)
         types = conn.adapters.types
-        return tuple(types.get(column.type_code).name for column in cursor.description)
+        # a type psycopg does not know (an extension's) has no name: its integers become int64
+        return tuple(
+            getattr(types.get(column.type_code), "name", "") for column in cursor.description
+        )
 
 
 def read_slice(
