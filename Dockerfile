@@ -10,7 +10,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY api ./api
 COPY sql ./sql
-RUN pip install '.[parquet]' \
+RUN pip install . \
     && useradd --system --uid 10001 --no-create-home ess
 ENV ESS_SQL_DIR=/app/sql
 USER ess

@@ -24,6 +24,7 @@ from api.demo import command as demo_command
 from api.demo.generator import DemoError
 from api.engine import EmbeddedEngine, EngineStopped, database, port_answers
 from api.migrate import migrate
+from api.operating_data import export as export_command
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -211,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     logins.add_parser(sub)
     deid_command.add_parser(sub)
     demo_command.add_parser(sub)
+    export_command.add_parser(sub)
     return parser
 
 
@@ -218,6 +220,7 @@ COMMANDS = {"migrate": cmd_migrate, "serve": cmd_serve, "engine": cmd_engine, "l
 COMMANDS |= {"run": cmd_run, "login": logins.cmd_login}
 COMMANDS |= {"token": token_command.cmd_token, "deid": deid_command.cmd_deid}
 COMMANDS |= {"demo": demo_command.cmd_demo}
+COMMANDS |= {"export": export_command.cmd_export}
 
 
 # bad arguments found after parsing: exit status 2, like argparse's own

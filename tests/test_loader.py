@@ -570,26 +570,6 @@ def test_unreadable_files_are_rejected(conn, scratch_site, tmp_path):
     assert count(conn, site) == 0
 
 
-def test_parquet_without_pyarrow_is_a_usage_error_before_anything_loads(
-    conn, scratch_site, tmp_path, monkeypatch
-):
-    import importlib.util
-
-    site = scratch_site()
-    csv_file = write_csv(tmp_path / "rack.csv", RACK_HEADER, rack_rows(1))
-    pq.write_table(pa.table({"timestamp": ["2022-05-10 00:00:01"]}), tmp_path / "rack.parquet")
-    find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == "pyarrow" else find_spec(name, *a),
-    )
-    code, _, err = load(conn, site, [csv_file, tmp_path / "rack.parquet"])
-    assert code == EXIT_USAGE
-    assert "reading parquet files needs pyarrow: pip install 'ess-platform[parquet]'" in err
-    assert count(conn, site) == 0
-
-
 def test_progress_lines_report_rows_and_rate(conn, scratch_site, tmp_path, monkeypatch):
     import api.loader.load
 

@@ -13,6 +13,8 @@ import time
 from dataclasses import replace
 from datetime import timedelta
 
+import pyarrow.ipc as pa_ipc
+import pyarrow.parquet as pq
 import pytest
 import uvicorn
 
@@ -213,7 +215,23 @@ def raw_get(port: int, target: str) -> socket.socket:
     return sock
 
 
-def test_an_aborted_download_stops_and_leaves_the_pool_healthy(server, site, pool, monkeypatch):
+def dechunk(received: bytes) -> bytes:
+    """The body of a chunked HTTP/1.1 response."""
+    rest = received.split(b"\r\n\r\n", 1)[1]
+    body = bytearray()
+    while True:
+        size_line, rest = rest.split(b"\r\n", 1)
+        size = int(size_line, 16)
+        if size == 0:
+            return bytes(body)
+        body += rest[:size]
+        rest = rest[size + 2 :]
+
+
+@pytest.mark.parametrize("format", ["csv", "parquet", "arrow"])
+def test_an_aborted_download_stops_and_leaves_the_pool_healthy(
+    server, site, pool, monkeypatch, format
+):
     reads = []
     read_slice = download.read_slice
 
@@ -223,7 +241,8 @@ def test_an_aborted_download_stops_and_leaves_the_pool_healthy(server, site, poo
         return read_slice(*args)
 
     monkeypatch.setattr(download, "read_slice", slow_slice)
-    target = f"{path(site, 'etc')}?date=2022-05-10"  # 60 rows: 12 slices of 5 seconds
+    # 60 rows: 12 slices of 5 seconds
+    target = f"{path(site, 'etc')}?date=2022-05-10&format={format}"
     sock = raw_get(server, target)
     assert sock.recv(65536).startswith(b"HTTP/1.1 200")
     sock.close()  # mid-stream
@@ -239,4 +258,11 @@ def test_an_aborted_download_stops_and_leaves_the_pool_healthy(server, site, poo
         assert chunk, "the server closed the connection"
         received += chunk
     sock.close()
-    assert received.count(b"+09:00") == SECONDS
+    body = dechunk(received)
+    if format == "csv":
+        assert body.count(b"+09:00") == SECONDS
+    else:
+        reader = (
+            pq.read_table if format == "parquet" else lambda f: pa_ipc.open_stream(f).read_all()
+        )
+        assert reader(io.BytesIO(body)).num_rows == SECONDS

@@ -39,6 +39,7 @@ class DeidView:
 @dataclass(frozen=True)
 class DeidCatalog:
     views: dict[tuple[int, str], DeidView]
+    key_id: str | None = None  # public identifier of the views' key (names.key_id)
 
     def components(self, site_id: int) -> list[DeidView]:
         return [v for (s, _), v in sorted(self.views.items()) if s == site_id]
@@ -64,11 +65,13 @@ def load_deid_catalog(conn: psycopg.Connection) -> DeidCatalog:
             continue
         _, columns = grouped.setdefault((site_id, component), (view.split(".", 1)[-1], []))
         columns.append(DeidColumn(name, value_type, sensitive, description))
+    stored_key_id = conn.execute("SELECT key_id FROM ess_deid.key_identifier").fetchone()
     return DeidCatalog(
         {
             key: DeidView(key[0], key[1], view, tuple(columns))
             for key, (view, columns) in grouped.items()
-        }
+        },
+        stored_key_id[0] if stored_key_id else None,
     )
 
 
@@ -87,4 +90,5 @@ def deid_dataset(catalog: Catalog, deid: DeidCatalog, site: Site, component: str
         site=site,
         columns=tuple(OutputColumn(c.name, c.name, c.value_type) for c in ordered),
         key_columns=keys,
+        provenance=(("deid_key_id", deid.key_id or "unknown"),),
     )

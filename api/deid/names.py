@@ -87,6 +87,16 @@ def digest(key: str, name: str) -> str:
     return hmac.new(key.encode(), name.encode(), hashlib.sha256).hexdigest()
 
 
+# not a column name (it has spaces), so the identifier is never a token's digest
+_KEY_ID_MESSAGE = "ess de-identification key identifier"
+
+
+def key_id(key: str) -> str:
+    """A public identifier of the key (16 hex digits of an HMAC under it): the same key gives
+    the same identifier, and it tells nothing about the key or the tokens."""
+    return digest(key, _KEY_ID_MESSAGE)[:16]
+
+
 def token_length(key: str, names: Iterable[str]) -> int:
     """The shortest truncation (>= MIN_TOKEN_HEX) under which distinct names stay distinct."""
     digests = {digest(key, n) for n in set(names)}

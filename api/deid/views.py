@@ -21,7 +21,7 @@ from api.catalog.model import load_catalog
 from api.config import Settings
 from api.database_roles.grants import grant_privileges
 from api.deid.keys import configured_key
-from api.deid.names import DeidKeyError, Plan, load_rules, plan
+from api.deid.names import DeidKeyError, Plan, key_id, load_rules, plan
 
 log = logging.getLogger("ess.deid")
 
@@ -72,6 +72,8 @@ def apply_views(conn: psycopg.Connection, key: str) -> ApplyReport:
     with conn.transaction():
         for name, action in conn.execute(APPLY_SQL, (token_map(deid),)).fetchall():
             getattr(report, action).append(name)
+        conn.execute("DELETE FROM ess_deid.key_identifier")
+        conn.execute("INSERT INTO ess_deid.key_identifier (key_id) VALUES (%s)", (key_id(key),))
         grant_privileges(conn, rules.is_sensitive)
     log.info(report.summary())
     return report

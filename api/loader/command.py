@@ -1,8 +1,8 @@
 """`ess load --site S --component C FILE...`: the command line around api.loader.load.
 
 Exit codes: 0 every file loaded; 1 a file was rejected (malformed rows, unknown columns; the other
-files are still loaded); 2 usage errors (unknown site, missing file, unsupported file type,
-pyarrow missing for Parquet/feather), checked before anything is loaded."""
+files are still loaded); 2 usage errors (unknown site, missing file, unsupported file type),
+checked before anything is loaded."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import psycopg
 from api.catalog.model import load_catalog
 from api.errors import ProblemError
 from api.loader.load import FileReport, Loader, refresh_loaded
-from api.loader.sources import SUFFIXES, file_format, missing_reader
+from api.loader.sources import SUFFIXES, file_format
 from api.refresh import analyze
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
@@ -38,8 +38,6 @@ def check_files(paths: list[str]) -> list[Path]:
             raise UsageError(f"{file}: permission denied (this user may not read it)")
         if file_format(file) is None:
             raise UsageError(f"{file}: unsupported file type (use {', '.join(SUFFIXES)})")
-        if reason := missing_reader(file):
-            raise UsageError(f"{file}: {reason}")
     return files
 
 

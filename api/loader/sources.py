@@ -1,5 +1,5 @@
 """Readers for the file formats real exports come in: CSV (optionally gzip-compressed) with the
-standard library, Parquet and feather (Arrow IPC) with pyarrow, an optional dependency.
+standard library, Parquet and feather (Arrow IPC) with pyarrow.
 
 A reader yields batches of columns (one Python list per file column) and the line (CSV) or row
 (Parquet, feather) number of each row, so that every error can point at its place in the file."""
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import importlib.util
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -44,14 +43,6 @@ def file_format(path: Path) -> str | None:
     if name.endswith(ARROW_SUFFIXES):
         return "feather"
     return None
-
-
-def missing_reader(path: Path) -> str | None:
-    """Why this file cannot be read here (pyarrow not installed), or None."""
-    fmt = file_format(path)
-    if fmt == "csv" or importlib.util.find_spec("pyarrow") is not None:
-        return None
-    return f"reading {fmt} files needs pyarrow: pip install 'ess-platform[parquet]'"
 
 
 def open_source(path: Path, site_timezone: str) -> CsvSource | ArrowSource:

@@ -1,5 +1,5 @@
-"""Operating data: the specification's query (JSON/CSV pages, latest rows) and download (CSV
-stream) endpoints, built as parse -> plan -> SQL -> execute -> respond.
+"""Operating data: the specification's query (JSON/CSV pages, latest rows) and download (CSV,
+Parquet or Arrow stream) endpoints, built as parse -> plan -> SQL -> execute -> respond.
 
 Modules, in request order:
 - parse.py     query parameters -> validated arguments (400 naming the parameter)
@@ -7,7 +7,9 @@ Modules, in request order:
 - sqlbuild.py  Selection -> psycopg.sql.Composed + parameters (pure, unit-tested)
 - execute.py   the only code holding a pool connection: COPY ... TO STDOUT per page or slice
 - respond.py   CSV lines -> JSON page or CSV page, keyset links; cursor.py signs the cursors
-- download.py  the streaming CSV download (time slices, gzip, disconnects)
+- download.py  the streaming download (time slices, an encoder per format, disconnects)
+- columnar.py  the Parquet and Arrow encoders (typed record batches from the CSV slices)
+- export.py    `ess export`: a download written to a file, by the same path
 - routes.py    the controllers, built by a factory
 
 Reusing it for another relation (the de-identified endpoints of api/deid/ do):

@@ -35,6 +35,9 @@ class Dataset:
     key_columns: tuple[str, ...]  # source names of the series keys besides time, e.g. bank, rack
     time_source: str = "ts"
     site_column: str = "site_id"
+    # what a Parquet or Arrow file states about its source besides site, window and columns,
+    # e.g. the identifier of the de-identification key
+    provenance: tuple[tuple[str, str], ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -1,12 +1,13 @@
-"""CSV downloads of any size: consecutive time slices, each its own COPY, streamed in order.
+"""Downloads of any size, as CSV, Parquet or Arrow: consecutive time slices, each its own COPY,
+encoded and streamed in order. `ess export` writes the same stream to a file.
 
 Why slices: the embedded engine builds a COPY's whole result in memory before the first byte
 leaves, so one COPY per download would hold gigabytes; on a real server slices cost a few
 planning milliseconds each. A slice holds about `download_slice_rows` rows at the nominal
 cadence, which also bounds this process's memory whatever the download's size.
 
-The next slice is read while the current one is sent, so the database never waits for the
-network (and the other way round); at most two slices are in memory.
+The next slice is read (and encoded) while the current one is sent, so the database never waits
+for the network (and the other way round); at most two slices are in memory.
 
 Disconnects: the stream is an async generator that holds no connection while it waits for the
 client. Each slice is read by a worker thread that takes a pooled connection and gives it back
@@ -18,8 +19,11 @@ starts.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import zlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import anyio
@@ -27,13 +31,61 @@ from litestar import Request
 from litestar.response import Stream
 from psycopg_pool import ConnectionPool
 
-from api.operating_data.execute import Gzip, read_slice, stored_window
+from api.operating_data.execute import output_types, read_slice, stored_window
 from api.operating_data.plan import Selection, plan_slices
 from api.operating_data.respond import CSV_UTF8, accepts_gzip
+from api.operating_data.settings import GZIP_LEVEL
 from api.params import Window
 
 
-def file_name(selection: Selection) -> str:
+class Encoder(Protocol):
+    """Turns the CSV of each slice into the bytes of one file format."""
+
+    media_type: str
+    extension: str
+    csv_header: bool  # the first slice's COPY prints the header row
+    rows: int  # rows encoded so far
+
+    def encode(self, chunks: list[bytes]) -> list[bytes]: ...
+
+    def finish(self) -> list[bytes]: ...
+
+
+class CsvEncoder:
+    """The CSV as the database printed it, optionally as one gzip member across all slices."""
+
+    media_type, extension, csv_header = CSV_UTF8, "csv", True
+
+    def __init__(self, gzip: bool) -> None:
+        self.lines = 0
+        self.gzip = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31) if gzip else None
+
+    @property
+    def rows(self) -> int:
+        return max(self.lines - 1, 0)  # the header line is always read (first slice)
+
+    def encode(self, chunks: list[bytes]) -> list[bytes]:
+        self.lines += sum(chunk.count(b"\n") for chunk in chunks)
+        if self.gzip is None:
+            return chunks
+        return [compressed for chunk in chunks if (compressed := self.gzip.compress(chunk))]
+
+    def finish(self) -> list[bytes]:
+        return [self.gzip.flush()] if self.gzip is not None else []
+
+
+def new_encoder(pool: ConnectionPool, selection: Selection, format: str, gzip: bool) -> Encoder:
+    if format == "csv":
+        return CsvEncoder(gzip)
+    # pyarrow is imported by the first columnar download only (it adds ~80 MB to the RSS of
+    # a server that only ever sends CSV)
+    from api.operating_data.columnar import ColumnarEncoder, arrow_schema
+
+    schema = arrow_schema(selection, output_types(pool, selection))
+    return ColumnarEncoder(schema, parquet=format == "parquet")
+
+
+def file_name(selection: Selection, extension: str) -> str:
     """e.g. panli2_rack_bank1_20220510T000000+0900_20220511T000000+0900.csv (output zone)."""
     zone = ZoneInfo(selection.tz)
 
@@ -45,8 +97,51 @@ def file_name(selection: Selection) -> str:
     window = selection.window
     return (
         f"{dataset.site.code}_{dataset.component}{series}_"
-        f"{stamp(window.start)}_{stamp(window.end)}.csv"
+        f"{stamp(window.start)}_{stamp(window.end)}.{extension}"
     )
+
+
+def read_encoded(
+    pool: ConnectionPool, selection: Selection, encoder: Encoder, window: Window, first: bool
+) -> list[bytes]:
+    """One slice, read and encoded (in a worker thread)."""
+    return encoder.encode(read_slice(pool, selection, window, first and encoder.csv_header))
+
+
+@dataclass
+class Download:
+    """A download whose first slice is read: what is left to stream, and how."""
+
+    pool: ConnectionPool
+    selection: Selection
+    encoder: Encoder
+    first: list[bytes]
+    rest: list[Window]
+
+    @property
+    def slices(self) -> int:
+        return 1 + len(self.rest)
+
+    @property
+    def file_name(self) -> str:
+        return file_name(self.selection, self.encoder.extension)
+
+
+async def open_download(
+    pool: ConnectionPool, selection: Selection, format: str, slice_rows: int, gzip: bool = False
+) -> Download:
+    """Plan the slices over the stored part of the window and read the first one before
+    answering, so that a database error is still a problem+json answer, not a cut stream."""
+
+    def prepare() -> Download:
+        stored = stored_window(pool, selection)
+        # an empty window still runs one (empty) COPY: its header row, or the schema
+        slices = plan_slices(stored, selection.series_count, slice_rows) or [stored]
+        encoder = new_encoder(pool, selection, format, gzip)
+        first = read_encoded(pool, selection, encoder, slices[0], True)
+        return Download(pool, selection, encoder, first, slices[1:])
+
+    return await anyio.to_thread.run_sync(prepare)
 
 
 def _discard(future: asyncio.Future) -> None:
@@ -55,53 +150,49 @@ def _discard(future: asyncio.Future) -> None:
         future.exception()
 
 
-async def _chunks(
-    pool: ConnectionPool,
-    selection: Selection,
-    first: list[bytes],
-    rest: list[Window],
-    gzip: Gzip | None,
+async def stream(
+    download: Download, progress: Callable[[int], None] | None = None
 ) -> AsyncIterator[bytes]:
+    """The download's bytes; `progress(n)` after the n-th slice was handed on."""
     loop = asyncio.get_running_loop()
+    pool, selection, encoder = download.pool, download.selection, download.encoder
     pending: asyncio.Future | None = None
-    chunks = first
+    chunks = download.first
     try:
-        for window in rest:
+        for number, window in enumerate(download.rest, 1):
             # read the next slice while this one is sent: the database and the network overlap
-            pending = loop.run_in_executor(None, read_slice, pool, selection, window, False, gzip)
+            pending = loop.run_in_executor(
+                None, read_encoded, pool, selection, encoder, window, False
+            )
             for chunk in chunks:
                 yield chunk
+            if progress is not None:
+                progress(number)
             chunks = await pending
             pending = None
-        for chunk in chunks:
+        for chunk in chunks + encoder.finish():
             yield chunk
-        if gzip is not None:
-            yield gzip.finish()
+        if progress is not None:
+            progress(download.slices)
     finally:
         if pending is not None:
             pending.add_done_callback(_discard)
 
 
-async def csv_download(
-    request: Request, pool: ConnectionPool, selection: Selection, slice_rows: int
+async def download_response(
+    request: Request, pool: ConnectionPool, selection: Selection, format: str, slice_rows: int
 ) -> Stream:
-    """Plan the slices over the stored part of the window and read the first one before
-    answering, so that a database error is still a problem+json answer, not a cut stream."""
-    stored = await anyio.to_thread.run_sync(stored_window, pool, selection)
-    # an empty window still runs one (empty) COPY: its header row
-    slices = plan_slices(stored, selection.series_count, slice_rows) or [stored]
-    gzip = Gzip() if accepts_gzip(request) else None
-    first = await anyio.to_thread.run_sync(read_slice, pool, selection, slices[0], True, gzip)
+    # Parquet and Arrow are compressed (or meant to be read as they are): gzip is for CSV only
+    gzip = format == "csv" and accepts_gzip(request)
+    download = await open_download(pool, selection, format, slice_rows, gzip)
     headers = {
-        "Content-Disposition": f'attachment; filename="{file_name(selection)}"',
-        "Vary": "Accept-Encoding",
+        # explicit: a Stream's own media type yields to the handler's (the documented CSV)
+        "Content-Type": download.encoder.media_type,
+        "Content-Disposition": f'attachment; filename="{download.file_name}"',
+        "Vary": "Accept, Accept-Encoding",
         # proxies (nginx) must pass the chunks on as they come
         "X-Accel-Buffering": "no",
     }
-    if gzip is not None:
+    if gzip:
         headers["Content-Encoding"] = "gzip"
-    return Stream(
-        _chunks(pool, selection, first, slices[1:], gzip),
-        media_type=CSV_UTF8,
-        headers=headers,
-    )
+    return Stream(stream(download), headers=headers)

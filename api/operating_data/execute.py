@@ -10,7 +10,6 @@ timestamps carry its offset; nothing of it outlives the transaction.
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -20,7 +19,6 @@ from psycopg_pool import ConnectionPool
 from api.db import session
 from api.operating_data.cursor import AFTER
 from api.operating_data.plan import PagePlan, Selection
-from api.operating_data.settings import GZIP_LEVEL
 from api.operating_data.sqlbuild import (
     Statement,
     bounds_query,
@@ -125,28 +123,24 @@ def stored_window(pool: ConnectionPool, selection: Selection) -> Window:
     return Window(max(window.start, first), min(window.end, last + timedelta(microseconds=1)))
 
 
-class Gzip:
-    """One gzip member across all slices of a download."""
-
-    def __init__(self) -> None:
-        self._zlib = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
-
-    def compress(self, data: bytes) -> bytes:
-        return self._zlib.compress(data)
-
-    def finish(self) -> bytes:
-        return self._zlib.flush()
+def output_types(pool: ConnectionPool, selection: Selection) -> tuple[str, ...]:
+    """The database type of each output column (e.g. int2, float8, jsonb), from the
+    description of the rows statement without running it."""
+    query, params = rows_query(selection, limit=0)
+    with pool.connection() as conn, conn.cursor() as cursor:
+        cursor.execute(query, params)
+        types = conn.adapters.types
+        # a type psycopg does not know (an extension's) has no name: its integers become int64
+        return tuple(
+            getattr(types.get(column.type_code), "name", "") for column in cursor.description
+        )
 
 
 def read_slice(
-    pool: ConnectionPool,
-    selection: Selection,
-    window: Window,
-    header: bool,
-    gzip: Gzip | None,
+    pool: ConnectionPool, selection: Selection, window: Window, header: bool
 ) -> list[bytes]:
-    """One download slice as ~256 KiB chunks (compressed if asked). The connection goes back to
-    the pool before the first chunk is sent, so a slow client never holds it."""
+    """One download slice as CSV in ~256 KiB chunks. The connection goes back to the pool
+    before the first chunk is sent, so a slow client never holds it."""
     query, params = rows_query(selection, window=window)
     chunks: list[bytes] = []
     buffer = bytearray()
@@ -162,6 +156,4 @@ def read_slice(
                     buffer.clear()
     if buffer:
         chunks.append(bytes(buffer))
-    if gzip is not None:
-        chunks = [compressed for c in chunks if (compressed := gzip.compress(c))]
     return chunks

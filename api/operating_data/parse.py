@@ -26,11 +26,12 @@ from api.params import (
 SELECTION = ("fields", "omit", "tz")
 PAGING = ("page", "page_size", "cursor", "count")
 SERIES = ("bank", "rack")
+DOWNLOAD_FORMATS = ("csv", "parquet", "arrow")
 COUNT_MODES = ("exact", "estimated")
 
 PAGE_PARAMETERS = (*SELECTION, *WINDOW, *PAGING)
 LATEST_PARAMETERS = (*SELECTION, *WINDOW)
-DOWNLOAD_PARAMETERS = (*SELECTION, *WINDOW, *SERIES)
+DOWNLOAD_PARAMETERS = (*SELECTION, *WINDOW, *SERIES, "format")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class DownloadArgs:
     selected: Selected
     bank: int | None
     rack: int | None
+    format: str | None  # None: by the Accept header
 
 
 def select_columns(
@@ -125,8 +127,12 @@ def parse_download_args(
     dataset: Dataset, pairs: Iterable[tuple[str, str]], max_span: timedelta
 ) -> DownloadArgs:
     values = query_values(pairs, DOWNLOAD_PARAMETERS)
+    format = values.get("format")
+    if format is not None and format not in DOWNLOAD_FORMATS:
+        raise bad_parameter("format", f"{format!r} is not one of {', '.join(DOWNLOAD_FORMATS)}")
     return DownloadArgs(
         selected=parse_selected(dataset, values, require_bounds=True, max_span=max_span),
         bank=parse_int(values.get("bank"), "bank", minimum=1),
         rack=parse_int(values.get("rack"), "rack", minimum=1),
+        format=format,
     )

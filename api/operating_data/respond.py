@@ -24,6 +24,9 @@ from api.operating_data.settings import GZIP_LEVEL, OperatingDataSettings
 JSON = "application/json"
 CSV = "text/csv"
 CSV_UTF8 = "text/csv; charset=utf-8"
+PARQUET = "application/vnd.apache.parquet"
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+DOWNLOAD_MEDIA_TYPES = {CSV: "csv", PARQUET: "parquet", ARROW_STREAM: "arrow"}
 GZIP_MIN_BYTES = 4096
 
 ROW_EXAMPLE = {
@@ -121,6 +124,14 @@ def page_links(
 
 def wants_csv(request: Request) -> bool:
     return request.accept.best_match([JSON, CSV], default=JSON) == CSV
+
+
+def download_format(request: Request, requested: str | None) -> str:
+    """format= if given, else the Accept header's choice among the formats; CSV by default."""
+    if requested is not None:
+        return requested
+    best = request.accept.best_match(list(DOWNLOAD_MEDIA_TYPES), default=CSV)
+    return DOWNLOAD_MEDIA_TYPES[best]
 
 
 def accepts_gzip(request: Request) -> bool:
