@@ -12,6 +12,7 @@ import threading
 import traceback
 from collections.abc import Callable
 
+from api import export as export_command
 from api.auth import command as token_command
 from api.catalog.model import COMPONENTS
 from api.cli_errors import EXIT_USAGE, CommandError, Context, explain
@@ -24,7 +25,6 @@ from api.demo import command as demo_command
 from api.demo.generator import DemoError
 from api.engine import EmbeddedEngine, EngineStopped, database, port_answers
 from api.migrate import migrate
-from api.operating_data import export as export_command
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:

@@ -20,7 +20,7 @@ from api.deid.names import key_id
 from api.operating_data.columnar import METADATA_KEY, arrow_type, csv_batch
 from api.operating_data.dataset import OutputColumn
 from api.operating_data.settings import OperatingDataSettings
-from tests.conftest import TEST_DEID_KEY, assert_problem
+from tests.helpers import TEST_DEID_KEY, assert_problem
 from tests.operating_data_site import SECONDS, create_site
 from tests.test_deid_api import sensitive  # noqa: F401 (a fixture)
 from tests.test_deid_api import site as deid_site  # noqa: F401 (a fixture)
