@@ -47,9 +47,11 @@ def create_scratch_site(
     rack_counts: tuple[int, ...] = (3, 2),
     timezone: str = "Asia/Seoul",
     first_id: int = 900,
+    code: str = "test",
 ) -> int:
     """Register a fresh site with the columns of a reference site (ess.add_site_like), under
-    the first free id from `first_id` on; tests never depend on data they did not create."""
+    the first free id from `first_id` on and the code `<code><id>` (download file names start
+    with it); tests never depend on data they did not create."""
     site_id = conn.execute(
         "SELECT min(candidate) FROM generate_series(%s, 32767) AS candidate "
         "WHERE NOT EXISTS (SELECT FROM ess.site WHERE site_id = candidate)",
@@ -59,7 +61,7 @@ def create_scratch_site(
         "SELECT ess.add_site_like(%s::smallint, %s, %s, %s::smallint, %s::smallint[], %s)",
         (
             site_id,
-            f"test{site_id}",
+            f"{code}{site_id}",
             f"Test site {site_id}",
             template_site,
             list(rack_counts),

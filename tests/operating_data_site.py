@@ -50,8 +50,8 @@ FROM generate_series(0, %(seconds)s - 1) AS s
 """
 
 
-def create_site(conn: psycopg.Connection) -> int:
-    site_id = create_scratch_site(conn, 2, tuple(RACKS.values()), first_id=700)
+def create_site(conn: psycopg.Connection, first_id: int = 700) -> int:
+    site_id = create_scratch_site(conn, 2, tuple(RACKS.values()), first_id=first_id, code="od")
     params = {
         "site": site_id,
         "start": START,
