@@ -26,6 +26,7 @@ from api.deid.model import load_deid_catalog
 from api.deid.routes import DEID_ROUTES
 from api.deid.views import check_views
 from api.errors import EXCEPTION_HANDLERS
+from api.forecasting.routes import FORECAST_ROUTES
 from api.operating_data.routes import OPERATING_DATA_ROUTES
 from api.root import root
 
@@ -41,6 +42,7 @@ ROUTES = [
     SoCPController,
     SoLController,
     ProtectionMapController,
+    *FORECAST_ROUTES,
 ]
 
 

@@ -17,6 +17,8 @@ from api.deid.names import DeidKeyError
 from api.demo import command as demo_command
 from api.demo.generator import DemoError
 from api.engine import EngineError, database
+from api.forecasting import command as forecast_command
+from api.forecasting.command import ForecastError
 from api.migrate import MigrationError, migrate
 
 
@@ -184,20 +186,28 @@ def build_parser() -> argparse.ArgumentParser:
     logins.add_parser(sub)
     deid_command.add_parser(sub)
     demo_command.add_parser(sub)
+    forecast_command.add_parser(sub)
     return parser
 
 
 COMMANDS = {"migrate": cmd_migrate, "serve": cmd_serve, "engine": cmd_engine, "load": cmd_load}
 COMMANDS |= {"run": cmd_run, "login": logins.cmd_login}
 COMMANDS |= {"token": token_command.cmd_token, "deid": deid_command.cmd_deid}
-COMMANDS |= {"demo": demo_command.cmd_demo}
+COMMANDS |= {"demo": demo_command.cmd_demo, "forecast": forecast_command.cmd_forecast}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args, Settings())
-    except (EngineError, MigrationError, DeidKeyError, ConfigurationError, DemoError) as exc:
+    except (
+        EngineError,
+        MigrationError,
+        DeidKeyError,
+        ConfigurationError,
+        DemoError,
+        ForecastError,
+    ) as exc:
         print(f"ess {args.command}: {exc}", file=sys.stderr)
         return 2
 
