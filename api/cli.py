@@ -18,7 +18,7 @@ from api.demo import command as demo_command
 from api.demo.generator import DemoError
 from api.engine import EngineError, database
 from api.forecasting import command as forecast_command
-from api.forecasting.command import ForecastError
+from api.forecasting.train import ForecastError
 from api.migrate import MigrationError, migrate
 
 
@@ -72,8 +72,14 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                     f"{demo.interval.total_seconds():g} s for sites "
                     f"{', '.join(map(str, demo.sites))} (about 20-40 s on the embedded engine)"
                 )
-                result = generate(conn, progress=lambda line: print(f"demo: {line}", flush=True))
-                demo_command.print_report(result, sys.stdout)
+
+                def say(line: str) -> None:
+                    print(f"demo: {line}", flush=True)
+
+                demo_command.print_report(generate(conn, progress=say), sys.stdout)
+                history = demo_command.generate_history(conn, progress=say)
+                demo_command.print_report(history, sys.stdout)
+                forecast_command.train_all(conn, sys.stdout)
         dev_secret(settings.data_dir)
         print(
             BANNER.format(

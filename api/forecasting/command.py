@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from datetime import date
 from typing import IO
 
 import msgspec
 import psycopg
 
-from api.catalog.model import load_catalog
+from api.catalog.model import Catalog, Site, load_catalog
 from api.config import Settings
 from api.db import connect
 from api.engine import database
 from api.errors import ProblemError
 from api.forecasting.stored import StoredModelSummary, current_models
-from api.forecasting.train import MIN_DAYS, Fitted, train_site
+from api.forecasting.train import MIN_DAYS, Fitted, ForecastError, train_site
 from api.params import parse_date
 
 DEFAULT_DAYS = 8
 RACK_SITES_SQL = "SELECT DISTINCT site_id FROM ess.rack_1d ORDER BY 1"
-
-
-class ForecastError(ValueError):
-    """A bad argument (unknown site, days too few, bad date)."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -58,12 +56,30 @@ def run(conn: psycopg.Connection, args: argparse.Namespace, out: IO[str] = sys.s
         sites = [catalog.require_site(args.site)] if args.site is not None else None
     except ProblemError as exc:
         raise ForecastError(exc.detail) from None
-    if sites is None:
-        sites = [catalog.require_site(s) for (s,) in conn.execute(RACK_SITES_SQL)]
-    for site in sites:
-        for fitted in train_site(conn, site, until, args.days):
-            print_fitted(fitted, out)
+    train_sites(conn, sites or sites_with_data(conn, catalog), until, args.days, out)
     return 0
+
+
+def sites_with_data(conn: psycopg.Connection, catalog: Catalog) -> list[Site]:
+    return [catalog.require_site(s) for (s,) in conn.execute(RACK_SITES_SQL)]
+
+
+def train_sites(
+    conn: psycopg.Connection, sites: list[Site], until: date | None, days: int, out: IO[str]
+) -> None:
+    for site in sites:
+        try:
+            for fitted in train_site(conn, site, until, days):
+                print_fitted(fitted, out)
+        except ForecastError as exc:
+            print(f"forecast: site {site.site_id} not trained: {exc}", file=out)
+
+
+def train_all(conn: psycopg.Connection, out: IO[str]) -> None:
+    """`make run` after its demo data: every site with rack data, the default window."""
+    began = time.perf_counter()
+    train_sites(conn, sites_with_data(conn, load_catalog(conn)), None, DEFAULT_DAYS, out)
+    print(f"forecast: trained in {time.perf_counter() - began:.1f} s", file=out)
 
 
 def print_fitted(fitted: Fitted, out: IO[str]) -> None:

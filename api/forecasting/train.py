@@ -26,6 +26,7 @@ from api.forecasting.targets import (
     FEATURES,
     HOUR,
     LINEAR_INPUTS,
+    MINUTE,
     TARGETS,
     Target,
 )
@@ -33,8 +34,11 @@ from api.params import local_midnight
 
 TEST_DAYS = 2
 MIN_DAYS = TEST_DAYS + 2  # a fitting day and a calibration day before the first test day
-# issue times of the training samples: every 5 minutes (the models are pooled over racks)
-TRAINING_STEP = timedelta(minutes=5)
+
+
+class ForecastError(ValueError):
+    """A bad argument of `ess forecast train` or too little data to backtest."""
+
 
 # fit(mask) -> (what is stored, predict(mask) -> prediction)
 Learner = Callable[[np.ndarray], tuple[object, Callable[[np.ndarray], np.ndarray]]]
@@ -154,7 +158,7 @@ def backtest(samples: Samples):
     known = ~np.isnan(samples.actual) & ~np.isnan(samples.baselines["persistence"])
     days = np.unique(samples.day[known])
     if len(days) < MIN_DAYS:
-        raise ValueError(f"{len(days)} day(s) with data; the backtest needs at least {MIN_DAYS}")
+        raise ForecastError(f"{len(days)} day(s) with data; the backtest needs at least {MIN_DAYS}")
     names = [*samples.baselines, *samples.learners]
     errors: dict[str, list] = {n: [] for n in names}
     covered: dict[str, list] = {n: [] for n in names}
@@ -206,7 +210,7 @@ def train_target(
 ) -> Fitted:
     began = time.perf_counter()
     tz = ZoneInfo(site.timezone)
-    step = HOUR if target.day_ahead else TRAINING_STEP
+    step = HOUR if target.day_ahead else MINUTE  # every issue time with data
     rows = read_rows(
         conn, target.day_ahead, site.site_id, None, None, target.name, start, end, step
     )
