@@ -146,8 +146,8 @@ def test_sos_forecast_uses_the_platform_sos(api, site, pool):
 def test_a_model_survives_the_database_round_trip(site, conn):
     """The stored booster text and linear weights predict what the API serves."""
     stored = conn.execute(
-        "SELECT lightgbm_model, linear_weights FROM ess.forecast_model_current AS c "
-        "JOIN ess.forecast_model USING (model_id) WHERE c.site_id = %s "
+        "SELECT m.lightgbm_model, m.linear_weights FROM ess.forecast_model_current AS c "
+        "JOIN ess.forecast_model AS m USING (model_id) WHERE c.site_id = %s "
         "AND c.forecast_target = 'max_cell_voltage'",
         (site,),
     ).fetchone()
