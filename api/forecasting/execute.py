@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import lightgbm
 import msgspec
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
@@ -33,7 +32,7 @@ class StoredModel(msgspec.Struct):
 class ForecastData:
     rows: list[TenMinuteRow] | list[DayAheadRow]
     model: StoredModel | None
-    booster: lightgbm.Booster | None
+    booster: object | None  # lightgbm.Booster
 
 
 def read_forecast(pool: ConnectionPool, plan: ForecastPlan) -> ForecastData:

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import math
 import threading
+from typing import TYPE_CHECKING
 
-import lightgbm
 import numpy as np
+
+if TYPE_CHECKING:
+    import lightgbm
+
+# lightgbm (with scipy) is imported on first use: it would double the API's start-up time
 
 # Small and fast on 2 cores, pooled over the racks of a site; fixed, never tuned on the
 # backtest's evaluation days.
@@ -39,6 +44,8 @@ def fit_linear(inputs: np.ndarray, change: np.ndarray) -> np.ndarray:
 
 def fit_lightgbm(features: np.ndarray, change: np.ndarray, names: tuple[str, ...]) -> str:
     """The booster as text (what ess.forecast_model stores)."""
+    import lightgbm
+
     data = lightgbm.Dataset(features, change, feature_name=list(names), free_raw_data=True)
     booster = lightgbm.train(LIGHTGBM_PARAMETERS, data, num_boost_round=LIGHTGBM_ROUNDS)
     return booster.model_to_string()
@@ -58,6 +65,8 @@ def booster(model_id: int, text: str | None = None) -> lightgbm.Booster | None:
 
 
 def booster_from_text(text: str) -> lightgbm.Booster:
+    import lightgbm
+
     return lightgbm.Booster(model_str=text)
 
 
