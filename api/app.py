@@ -17,6 +17,7 @@ from api.deid.model import load_deid_catalog
 from api.deid.routes import DEID_ROUTES
 from api.deid.views import check_views
 from api.errors import EXCEPTION_HANDLERS
+from api.forecasting.routes import FORECAST_ROUTES
 from api.operating_data.routes import OPERATING_DATA_ROUTES
 from api.operating_sites.routes import SiteController
 from api.root import root
@@ -27,6 +28,7 @@ ROUTES = [
     *OPERATING_DATA_ROUTES,
     *DEID_ROUTES,
     *ANALYTICS_ROUTES,
+    *FORECAST_ROUTES,
 ]
 
 

@@ -24,6 +24,8 @@ from api.deid.names import DeidKeyError
 from api.demo import command as demo_command
 from api.demo.generator import DemoError
 from api.engine import EmbeddedEngine, EngineStopped, database, port_answers
+from api.forecasting import command as forecast_command
+from api.forecasting.train import ForecastError
 from api.migrate import migrate
 
 
@@ -87,6 +89,11 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                 install_demo(conn, settings.sql_dir)
                 result = generate(conn, progress=lambda line: print(f"demo: {line}", flush=True))
                 demo_command.print_report(result, sys.stdout)
+                history = demo_command.generate_history(
+                    conn, progress=lambda line: print(f"demo: {line}", flush=True)
+                )
+                demo_command.print_report(history, sys.stdout)
+                forecast_command.train_all(conn, sys.stdout)
         dev_secret(settings.data_dir)
         print(
             BANNER.format(
@@ -213,18 +220,19 @@ def build_parser() -> argparse.ArgumentParser:
     deid_command.add_parser(sub)
     demo_command.add_parser(sub)
     export_command.add_parser(sub)
+    forecast_command.add_parser(sub)
     return parser
 
 
 COMMANDS = {"migrate": cmd_migrate, "serve": cmd_serve, "engine": cmd_engine, "load": cmd_load}
 COMMANDS |= {"run": cmd_run, "login": logins.cmd_login}
 COMMANDS |= {"token": token_command.cmd_token, "deid": deid_command.cmd_deid}
-COMMANDS |= {"demo": demo_command.cmd_demo}
+COMMANDS |= {"demo": demo_command.cmd_demo, "forecast": forecast_command.cmd_forecast}
 COMMANDS |= {"export": export_command.cmd_export}
 
 
 # bad arguments found after parsing: exit status 2, like argparse's own
-USAGE_ERRORS = (DeidKeyError, ConfigurationError, DemoError)
+USAGE_ERRORS = (DeidKeyError, ConfigurationError, DemoError, ForecastError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import IO
 
@@ -123,6 +124,25 @@ def run(conn: psycopg.Connection, args: argparse.Namespace, out: IO[str] = sys.s
     )
     print_report(report, out)
     return EXIT_OK
+
+
+# `make run`'s week of history before the detailed day, for the forecasts to learn from: coarse
+# (one row per 5 minutes) so that it costs less than the detailed day (docs/forecasting.md)
+HISTORY_DAYS = 7
+HISTORY_INTERVAL = timedelta(minutes=5)
+
+
+def generate_history(conn: psycopg.Connection, progress: Callable[[str], None]) -> DemoReport:
+    demo = DEFAULT_DEMO
+    return generate(
+        conn,
+        sites=demo.sites,
+        start=demo.start - timedelta(days=HISTORY_DAYS),
+        days=HISTORY_DAYS,
+        interval=HISTORY_INTERVAL,
+        seed=demo.seed,
+        progress=progress,
+    )
 
 
 def print_report(report: DemoReport, out: IO[str]) -> None:

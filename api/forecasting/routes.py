@@ -1,0 +1,65 @@
+"""The forecast URLs: per target, all racks of a bank and one rack; the stored models of a
+site. Handlers are a few lines: parse -> plan -> execute -> respond."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, get
+from litestar.params import FromPath
+
+from api.forecasting.execute import read_forecast
+from api.forecasting.parse import parse_forecast_args
+from api.forecasting.plan import plan_forecast
+from api.forecasting.respond import day_ahead_items, ten_minute_items
+from api.forecasting.stored import StoredModelSummary, current_models
+from api.forecasting.targets import TARGETS, Target
+from api.operating_data.parse import query_values
+
+DESCRIPTION = (
+    "Parameters: start-time and end-time, or date (one local day, half-open); tz; "
+    "time-bucket-width, the step between issue times. docs/forecasting.md defines the targets, "
+    "the models and their backtest."
+)
+
+
+def serve(request: Request, target: Target, site: int, bank: int, rack: int | None):
+    catalog = request.app.state.catalog
+    found = catalog.require_site(site)
+    args = parse_forecast_args(request.query_params.multi_items(), target, found.timezone)
+    plan = plan_forecast(catalog, site, bank, rack, target, args)
+    data = read_forecast(request.app.state.pool, plan)
+    return day_ahead_items(plan, data) if target.day_ahead else ten_minute_items(plan, data)
+
+
+def forecast_controller(target: Target) -> type[Controller]:
+    class ForecastController(Controller):
+        path = f"/api/ess/stats/{target.path}/operating-sites/{{site:int}}/banks/{{bank:int}}/racks"
+        tags = ["forecasting"]
+        description = DESCRIPTION
+
+        @get("/", sync_to_thread=True, summary=f"Forecast of the {target.summary}, every rack")
+        def bank_racks(self, request: Request, site: FromPath[int], bank: FromPath[int]) -> list:
+            return serve(request, target, site, bank, None)
+
+        @get("/{rack:int}/", sync_to_thread=True, summary=f"Forecast of the {target.summary}")
+        def rack(
+            self, request: Request, site: FromPath[int], bank: FromPath[int], rack: FromPath[int]
+        ) -> list:
+            return serve(request, target, site, bank, rack)
+
+    ForecastController.__name__ = f"Forecast_{target.name}"
+    return ForecastController
+
+
+class ForecastModelController(Controller):
+    path = "/api/ess/stats/forecasting-models/operating-sites/{site:int}"
+    tags = ["forecasting"]
+
+    @get("/", sync_to_thread=True, summary="The stored forecast models of a site, backtested")
+    def models(self, request: Request, site: FromPath[int]) -> list[StoredModelSummary]:
+        query_values(request.query_params.multi_items(), ())
+        request.app.state.catalog.require_site(site)
+        with request.app.state.pool.connection() as conn:
+            return current_models(conn, site)
+
+
+FORECAST_ROUTES = [*(forecast_controller(t) for t in TARGETS), ForecastModelController]
