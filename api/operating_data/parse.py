@@ -19,11 +19,13 @@ WINDOW = ("start-time", "end-time", "date")
 SELECTION = ("fields", "omit", "tz")
 PAGING = ("page", "page_size", "cursor", "count")
 SERIES = ("bank", "rack")
+# a signed download link (api/ui/signed_links.py) carries its signature in the query
+SIGNED = ("signed",)
 COUNT_MODES = ("exact", "estimated")
 
 PAGE_PARAMETERS = (*SELECTION, *WINDOW, *PAGING)
 LATEST_PARAMETERS = (*SELECTION, *WINDOW)
-DOWNLOAD_PARAMETERS = (*SELECTION, *WINDOW, *SERIES)
+DOWNLOAD_PARAMETERS = (*SELECTION, *WINDOW, *SERIES, *SIGNED)
 
 
 @dataclass(frozen=True)

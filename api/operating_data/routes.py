@@ -170,6 +170,13 @@ PAGING_DOCS = {
 SERIES_DOCS = {
     "bank": _doc(int | None, "bank", "Only this bank (bank and rack downloads).", 1),
     "rack": _doc(int | None, "rack", "Only this rack of the bank (rack downloads).", 3),
+    "signed": _doc(
+        str | None,
+        "signed",
+        "Signature of a signed link from POST /api/ess/download-links/ (raw downloads from a "
+        "browser, instead of the Authorization header); added by the server, never by hand.",
+        "kpLOZ...",
+    ),
 }
 Site = Annotated[
     int,
