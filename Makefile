@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install engine clean
+.PHONY: run test lint format install engine clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,23 @@ engine/node_modules/.package-lock.json: engine/package-lock.json
 	@command -v npm >/dev/null || { echo "npm (Node.js 20+) is needed for the embedded engine, or set DATABASE_URL"; exit 1; }
 	cd engine && npm ci --no-audit --no-fund --loglevel=error
 
-install: $(STAMP) engine/node_modules/.package-lock.json
+# the web UI's and the API docs' front-end packages; --ignore-scripts: no install-time telemetry
+web/node_modules/.package-lock.json: web/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 20+) is needed for the web UI's packages"; exit 1; }
+	cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
+install: $(STAMP) engine/node_modules/.package-lock.json web/node_modules/.package-lock.json
+
+# the browser tests drive Debian's chromium package; nothing downloads a browser
+CHROMIUM := /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "The browser tests need Debian's chromium at $(CHROMIUM): run 'sudo apt-get install chromium'"; \
+	    exit 1; \
+	  fi; }
 
 run: install
 	$(BIN)/ess run
@@ -26,7 +42,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint sql api
 
-test: install lint
+test: install chromium lint
 	$(BIN)/pytest
 
 format: $(STAMP)
@@ -35,4 +51,4 @@ format: $(STAMP)
 	$(BIN)/sqlfluff fix sql api
 
 clean:
-	rm -rf $(VENV) engine/node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) engine/node_modules web/node_modules .pytest_cache .ruff_cache tests/artifacts

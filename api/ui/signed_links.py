@@ -33,6 +33,7 @@ import msgspec
 from litestar import Request, post
 from litestar.config.app import AppConfig
 from litestar.connection import ASGIConnection
+from litestar.params import JSONBody
 from litestar.plugins import InitPlugin
 
 from api.auth.tokens import SCOPE_RAW, Grant
@@ -113,8 +114,7 @@ class SignedLinks(InitPlugin):
         if now >= expires:
             raise ProblemError(
                 401,
-                "the signed link has expired (links last "
-                f"{self.lifetime_s} s); ask for a new one",
+                f"the signed link has expired (links last {self.lifetime_s} s); ask for a new one",
                 PARAMETER,
             )
         with self._lock:
@@ -148,7 +148,7 @@ def link_grant(connection: ASGIConnection) -> Grant | None:
     tags=["operating data"],
     status_code=200,
 )
-async def create_download_link(request: Request, data: LinkRequest) -> SignedLink:
+async def create_download_link(request: Request, data: JSONBody[LinkRequest]) -> SignedLink:
     parts = urlsplit(data.url)
     match = DOWNLOAD_PATH.fullmatch(parts.path)
     if parts.scheme or parts.netloc or match is None:
