@@ -86,7 +86,8 @@ class SignedLinks(InitPlugin):
         return app_config
 
     def _mac(self, path: str, query: str, payload: bytes) -> bytes:
-        message = b"\0".join((path.encode(), query.encode(), payload))
+        # the router drops a trailing slash from the path it hands on: sign without it
+        message = b"\0".join((path.rstrip("/").encode(), query.encode(), payload))
         return hmac.new(self.key, message, hashlib.sha256).digest()[:_MAC_BYTES]
 
     def sign(self, path: str, query: str, now: float | None = None) -> str:
