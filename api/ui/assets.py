@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from litestar.openapi.plugins import SwaggerRenderPlugin, YamlRenderPlugin
 from litestar.static_files import create_static_files_router
 
 from api.config import REPO_ROOT
 
-WEB = REPO_ROOT / "web"
+# ESS_WEB_DIR: where an installed package (the Docker image) keeps web/
+WEB = Path(os.environ.get("ESS_WEB_DIR") or REPO_ROOT / "web")
 PACKAGES = WEB / "node_modules"
 UI_PATH = "/ui"
 SWAGGER_ASSETS = f"{UI_PATH}/vendor/swagger-ui"

@@ -161,8 +161,9 @@ export async function safetyPage(main) {
 
 function drawSoL(box, answer, zone) {
   const items = answer.items;
-  if (!items.length) {
-    box.append(el("p", { class: "status", i18n: "none" }));
+  if (items.length < 2) {
+    // a trend needs days: show the one value there is
+    box.append(el("p", { class: "status" }, items.length ? `${items[0].date}: SoL ${items[0].value}` : t("none")));
     return;
   }
   const at = (i) => epochOf(zone, `${i.date}T00:00`) / 1000;
