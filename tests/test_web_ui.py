@@ -18,7 +18,7 @@ from tests.browser import chromium, serve, watch
 from tests.conftest import TEST_DEID_KEY, bearer, create_scratch_site, settings_for_tests
 
 DAY = date(2023, 4, 10)
-PAGES = ("sites", "explorer", "safety", "download")
+PAGES = ("sites", "explorer", "safety", "forecasts", "download")
 
 
 @pytest.fixture(scope="module")

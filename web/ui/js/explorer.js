@@ -2,7 +2,9 @@
 import { api, catalog } from "./api.js";
 import { timeChart } from "./chart.js";
 import { t } from "./i18n.js";
-import { addDays, el, epochOf, field, hashParams, localString, select, setOptions, showProblem } from "./util.js";
+import {
+  addDays, el, epochOf, field, hashParams, localString, select, setOptions, showProblem, zoneOffsetMs,
+} from "./util.js";
 import { pagedTable } from "./table.js";
 
 const MINUTE = 60e3;
@@ -39,6 +41,19 @@ export function presetWindow(range, preset) {
     return [hour, next];
   }
   return [range.first.slice(0, 10) + "T00:00", end];
+}
+
+// Whole buckets of the resolution in the site's local time, so that the continuous aggregate
+// answers (a window cutting a bucket would be computed from the raw rows).
+export function alignWindow(zone, startMs, endMs, step) {
+  if (step >= 24 * HOUR) {
+    const day = (ms) => epochOf(zone, localString(zone, ms).slice(0, 10) + "T00:00");
+    const end = day(endMs) < endMs ? day(endMs + 24 * HOUR) : endMs;
+    return [day(startMs), end];
+  }
+  const offset = zoneOffsetMs(zone, startMs);
+  const to = (round, ms) => round((ms + offset) / step) * step - offset;
+  return [to(Math.floor, startMs), to(Math.ceil, endMs)];
 }
 
 function numericColumns(component) {
@@ -105,6 +120,12 @@ export async function explorerPage(main) {
     const c = component();
     const zone = site().timezone;
     const fields = [...fieldsSelect.selectedOptions].map((o) => o.value);
+    const span = epochOf(zone, end.value) - epochOf(zone, start.value);
+    const resolution = resolutionFor(span);
+    if (resolution.name !== "raw" && Number.isFinite(span)) {
+      const [from, to] = alignWindow(zone, epochOf(zone, start.value), epochOf(zone, end.value), resolution.step);
+      [start.value, end.value] = [localString(zone, from, true), localString(zone, to, true)];
+    }
     const params = {
       site: siteSelect.value, component: c.component, bank: bankSelect.value, rack: rackSelect.value,
       fields: fields.join(","), start: start.value, end: end.value,
@@ -113,8 +134,6 @@ export async function explorerPage(main) {
     showProblem(null);
     chartBox.dataset.state = "loading";
     status.textContent = t("loading");
-    const span = epochOf(zone, end.value) - epochOf(zone, start.value);
-    const resolution = resolutionFor(span);
     try {
       const { xs, lines, rows } = resolution.name === "raw"
         ? await rawSeries(params, fields)

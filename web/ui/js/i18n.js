@@ -3,7 +3,8 @@ const LABELS = {
   ko: {
     title: "ESS 데이터 플랫폼",
     "nav.sites": "사이트", "nav.explorer": "데이터 탐색", "nav.safety": "안전성",
-    "nav.download": "다운로드", "nav.docs": "API 문서",
+    "nav.download": "다운로드", "nav.docs": "API 문서", "nav.forecasts": "예측",
+    "forecast.target": "예측 대상", "forecast.skill": "모델 평가 (백테스트)", "forecast.chosen": "선택 모델",
     "token.label": "토큰 (원본 데이터)", "token.save": "사용", "token.clear": "삭제",
     "token.set": "토큰 사용 중", "token.none": "토큰 없음: 비식별 데이터만",
     "lang.other": "English",
@@ -37,7 +38,8 @@ const LABELS = {
   en: {
     title: "ESS data platform",
     "nav.sites": "Sites", "nav.explorer": "Explorer", "nav.safety": "Safety",
-    "nav.download": "Download", "nav.docs": "API docs",
+    "nav.download": "Download", "nav.docs": "API docs", "nav.forecasts": "Forecasts",
+    "forecast.target": "Target", "forecast.skill": "Model evaluation (backtest)", "forecast.chosen": "chosen model",
     "token.label": "Token (raw data)", "token.save": "Use", "token.clear": "Forget",
     "token.set": "token in use", "token.none": "no token: de-identified data only",
     "lang.other": "한국어",

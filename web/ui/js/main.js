@@ -4,10 +4,13 @@ import { applyLabels, t, toggleLanguage } from "./i18n.js";
 import { showProblem } from "./util.js";
 import { downloadPage } from "./download.js";
 import { explorerPage } from "./explorer.js";
+import { forecastsPage } from "./forecasts.js";
 import { safetyPage } from "./safety.js";
 import { sitesPage } from "./sites.js";
 
-const PAGES = { sites: sitesPage, explorer: explorerPage, safety: safetyPage, download: downloadPage };
+const PAGES = {
+  sites: sitesPage, explorer: explorerPage, safety: safetyPage, forecasts: forecastsPage, download: downloadPage,
+};
 
 function showTokenState() {
   const state = document.getElementById("token-state");
