@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from api.app import create_app
-from tests.browser import chromium, serve, watch
+from tests.browser import serve, watch
 from tests.conftest import settings_for_tests
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -17,12 +17,6 @@ HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "tra
 def base_url(pool):
     with serve(create_app(pool=pool, settings=settings_for_tests())) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 def operation_count(base_url: str) -> int:

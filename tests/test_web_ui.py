@@ -14,7 +14,7 @@ from api.app import create_app
 from api.db import connect
 from api.deid import apply_views
 from api.demo import generate
-from tests.browser import chromium, serve, watch
+from tests.browser import serve, watch
 from tests.conftest import TEST_DEID_KEY, bearer, create_scratch_site, settings_for_tests
 
 DAY = date(2023, 4, 10)
@@ -43,12 +43,6 @@ def base_url(pool, ui_site):
     # the app reads the catalog at startup: after the scratch site exists
     with serve(create_app(pool=pool, settings=settings_for_tests())) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 TOKEN = bearer()["Authorization"].removeprefix("Bearer ")

@@ -2,7 +2,9 @@
 // raw data goes through a signed link asked for with the token (never a token in a URL).
 import { api, catalog, token } from "./api.js";
 import { t } from "./i18n.js";
-import { el, field, formatBytes, hashParams, select, setOptions, showProblem } from "./util.js";
+import {
+  el, field, fieldsChooser, formatBytes, hashParams, rackOptions, setOptions, showProblem, siteChooser, windowInputs,
+} from "./util.js";
 import { presetWindow } from "./explorer.js";
 
 const SAMPLE_ROWS = 200;
@@ -47,14 +49,10 @@ async function csvBytesPerRow(path, window, fields) {
 export async function downloadPage(main) {
   const sites = await catalog();
   const state = hashParams();
-  const siteSelect = select(sites.map((s) => [s.site_id, `${s.site_id} ${s.name}`]), state.site);
-  const componentSelect = el("select");
-  const bankSelect = el("select");
-  const rackSelect = el("select");
-  const fieldsSelect = el("select", { multiple: true, size: 6 });
-  const start = el("input", { type: "datetime-local", step: 1 });
-  const end = el("input", { type: "datetime-local", step: 1 });
-  const kind = el("select");
+  const siteSelect = siteChooser(sites, state.site);
+  const [componentSelect, bankSelect, rackSelect, kind] = [el("select"), el("select"), el("select"), el("select")];
+  const fieldsSelect = fieldsChooser();
+  const [start, end] = windowInputs();
   const estimate = el("p", { class: "status", role: "status", id: "estimate" });
   const message = el("p", { class: "status", role: "status", id: "download-status" });
   let dictionary = null; // the de-identified names of the chosen site
@@ -77,10 +75,8 @@ export async function downloadPage(main) {
     fillComponent();
   }
   function fillRacks() {
-    const bank = site().banks.find((b) => String(b.bank_id) === bankSelect.value);
-    setOptions(rackSelect, [["", t("download.all")],
-      ...Array.from({ length: bank?.rack_count ?? 0 }, (_, i) => [i + 1, i + 1])]);
-    rackSelect.disabled = !bank || componentSelect.value !== "rack";
+    setOptions(rackSelect, [["", t("download.all")], ...rackOptions(site(), bankSelect.value)]);
+    rackSelect.disabled = !bankSelect.value || componentSelect.value !== "rack";
   }
   function fillComponent() {
     const component = componentSelect.value;

@@ -3,7 +3,8 @@ import { api, catalog } from "./api.js";
 import { timeChart } from "./chart.js";
 import { t } from "./i18n.js";
 import {
-  addDays, el, epochOf, field, hashParams, localString, select, setOptions, showProblem, zoneOffsetMs,
+  addDays, el, epochOf, field, fieldsChooser, hashParams, localString, rackOptions, setOptions, showProblem,
+  siteChooser, windowInputs, zoneOffsetMs,
 } from "./util.js";
 import { pagedTable } from "./table.js";
 
@@ -64,13 +65,10 @@ function numericColumns(component) {
 export async function explorerPage(main) {
   const sites = await catalog();
   const state = hashParams();
-  const siteSelect = select(sites.map((s) => [s.site_id, `${s.site_id} ${s.name}`]), state.site);
-  const componentSelect = el("select");
-  const bankSelect = el("select");
-  const rackSelect = el("select");
-  const fieldsSelect = el("select", { multiple: true, size: 6 });
-  const start = el("input", { type: "datetime-local", step: 1 });
-  const end = el("input", { type: "datetime-local", step: 1 });
+  const siteSelect = siteChooser(sites, state.site);
+  const [componentSelect, bankSelect, rackSelect] = [el("select"), el("select"), el("select")];
+  const fieldsSelect = fieldsChooser();
+  const [start, end] = windowInputs();
   const status = el("p", { class: "status", role: "status" });
   const chartBox = el("div", { class: "chart", id: "chart" });
   const tableBox = el("div", { class: "table-box" });
@@ -86,8 +84,7 @@ export async function explorerPage(main) {
     fillComponent();
   }
   function fillRacks() {
-    const bank = site().banks.find((b) => String(b.bank_id) === bankSelect.value);
-    setOptions(rackSelect, Array.from({ length: bank?.rack_count ?? 0 }, (_, i) => [i + 1, i + 1]), state.rack);
+    setOptions(rackSelect, rackOptions(site(), bankSelect.value), state.rack);
   }
   function fillComponent() {
     const c = component();

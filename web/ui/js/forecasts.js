@@ -4,7 +4,7 @@
 import { api, catalog } from "./api.js";
 import { timeChart } from "./chart.js";
 import { t } from "./i18n.js";
-import { el, field, hashParams, select, setOptions, showProblem } from "./util.js";
+import { el, field, hashParams, rackOptions, select, setOptions, showProblem, siteChooser } from "./util.js";
 
 const TARGETS = [
   "max-cell-voltage", "min-cell-voltage", "max-cell-temperature", "min-cell-temperature", "rack-sos",
@@ -32,9 +32,8 @@ function skillTable(models) {
 export async function forecastsPage(main) {
   const sites = await catalog();
   const state = hashParams();
-  const siteSelect = select(sites.map((s) => [s.site_id, `${s.site_id} ${s.name}`]), state.site);
-  const bankSelect = el("select");
-  const rackSelect = el("select");
+  const siteSelect = siteChooser(sites, state.site);
+  const [bankSelect, rackSelect] = [el("select"), el("select")];
   const targetSelect = select(TARGETS.map((name) => [name, name]), state.target);
   const day = el("input", { type: "date" });
   const chartBox = el("div", { class: "chart", id: "forecast-chart" });
@@ -49,8 +48,7 @@ export async function forecastsPage(main) {
     day.value = state.day ?? last?.slice(0, 10) ?? "";
   }
   function fillRacks() {
-    const bank = site().banks.find((b) => String(b.bank_id) === bankSelect.value);
-    setOptions(rackSelect, Array.from({ length: bank?.rack_count ?? 0 }, (_, i) => [i + 1, i + 1]), state.rack);
+    setOptions(rackSelect, rackOptions(site(), bankSelect.value), state.rack);
   }
   siteSelect.addEventListener("change", () => {
     delete state.day;

@@ -3,7 +3,7 @@
 import { api, catalog } from "./api.js";
 import { timeChart } from "./chart.js";
 import { currentLanguage, t } from "./i18n.js";
-import { addDays, el, epochOf, field, hashParams, select, setOptions, showProblem } from "./util.js";
+import { addDays, el, epochOf, field, hashParams, setOptions, showProblem, siteChooser } from "./util.js";
 
 const SOS_COLORS = { safe: "#2e9d4f", warning: "#f2c744", unsafe: "#d62728" };
 const EXSOS_COLORS = {
@@ -71,7 +71,7 @@ function table(header, rows) {
 export async function safetyPage(main) {
   const sites = await catalog();
   const state = hashParams();
-  const siteSelect = select(sites.map((s) => [s.site_id, `${s.site_id} ${s.name}`]), state.site);
+  const siteSelect = siteChooser(sites, state.site);
   const bankSelect = el("select");
   const day = el("input", { type: "date" });
   const out = el("div", { class: "safety" });

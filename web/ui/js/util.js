@@ -99,3 +99,21 @@ export function formatBytes(bytes) {
 export function hashParams() {
   return Object.fromEntries(new URLSearchParams(location.hash.split("?")[1] || ""));
 }
+
+// The controls every page shares: a site chooser, a window in local time, a bank's racks.
+export function siteChooser(sites, chosen) {
+  return select(sites.map((s) => [s.site_id, `${s.site_id} ${s.name}`]), chosen);
+}
+
+export function windowInputs() {
+  return [el("input", { type: "datetime-local", step: 1 }), el("input", { type: "datetime-local", step: 1 })];
+}
+
+export function fieldsChooser() {
+  return el("select", { multiple: true, size: 6 });
+}
+
+export function rackOptions(site, bankId) {
+  const bank = site.banks.find((b) => String(b.bank_id) === String(bankId));
+  return Array.from({ length: bank?.rack_count ?? 0 }, (_, i) => [i + 1, i + 1]);
+}
