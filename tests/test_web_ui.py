@@ -54,6 +54,7 @@ def open_ui(browser, base_url: str, route: str, token: str | None = TOKEN):
     if token:
         context.add_init_script(f"sessionStorage.setItem('ess.token', {json.dumps(token)})")
     watched = watch(context.new_page())
+    watched.page.set_default_timeout(90_000)  # two cores shared by the whole test suite
     watched.page.goto(f"{base_url}/ui/#{route}")
     watched.page.locator("main[data-state=ready]").wait_for()
     return watched

@@ -25,12 +25,12 @@ async function cadence(site, last) {
     },
   });
   const [a, b] = page.results.map((r) => Date.parse(r.timestamp));
-  return b > a ? Math.round((b - a) / 1000) : 1;
+  return b > a ? Math.max(1, Math.round((b - a) / 1000)) : 1;
 }
 
 async function completeness(site) {
   const bank = site.components.find((c) => c.component === "bank" && c.time_range);
-  if (!bank) return null;
+  if (!bank || !site.banks.length) return null;
   const day = bank.time_range.last.slice(0, 10);
   const seconds = await cadence(site, bank.time_range.last);
   const days = await api(`/api/ess/operating-sites/${site.site_id}/completeness/`, {
@@ -64,7 +64,7 @@ async function latestBank(site, bank) {
       `${worst.sos_score.toFixed(3)} (${t(`class.${worst.class}`)}, ${t("rack")} ${worst.rack_id})`) : "–");
 }
 
-async function siteCard(site) {
+function siteCard(site) {
   const card = el("section", { class: "card", "data-site": site.site_id },
     el("h2", {}, `${site.site_id} · ${siteName(site)} (${site.code})`),
     definitions([
@@ -75,23 +75,24 @@ async function siteCard(site) {
         ? `${c.time_range.first.slice(0, 19).replace("T", " ")} – ${c.time_range.last.slice(0, 19).replace("T", " ")}`
         : t("none")]),
     ]));
-  if (!token.get()) {
-    card.append(el("p", { class: "status", i18n: "sites.needs_token" }));
-    return card;
-  }
-  const [days, banks] = await Promise.all([
-    completeness(site),
-    Promise.all(site.banks.map((b) => latestBank(site, b))),
-  ]);
+  if (!token.get()) card.append(el("p", { class: "status", i18n: "sites.needs_token" }));
+  return card;
+}
+
+async function siteDetails(site, card) {
+  const days = await completeness(site);
+  const banks = [];
+  for (const bank of site.banks) banks.push(await latestBank(site, bank));
   card.append(el("h3", { i18n: "sites.completeness" }), days ?? t("none"),
     el("h3", { i18n: "sites.latest" }), el("ul", {}, banks));
-  return card;
 }
 
 export async function sitesPage(main) {
   const sites = await catalog();
   main.append(el("h1", { i18n: "nav.sites" }));
-  const cards = el("div", { class: "cards" });
-  main.append(cards);
-  cards.append(...await Promise.all(sites.map(siteCard)));
+  const cards = sites.map(siteCard);
+  main.append(el("div", { class: "cards" }, cards));
+  if (!token.get()) return;
+  // one site after the other: the catalog shows at once, the database sees one query at a time
+  for (const [i, site] of sites.entries()) await siteDetails(site, cards[i]);
 }
