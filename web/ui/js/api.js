@@ -20,7 +20,7 @@ export function query(params) {
   return pairs.length ? "?" + new URLSearchParams(pairs).toString() : "";
 }
 
-export async function api(path, { params = {}, method = "GET", body, raw = false } = {}) {
+export async function api(path, { params = {}, method = "GET", body } = {}) {
   const headers = { Accept: "application/json" };
   const bearer = token.get();
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
@@ -39,7 +39,7 @@ export async function api(path, { params = {}, method = "GET", body, raw = false
     }
     throw new ApiError(response.status, problem);
   }
-  return raw ? response : response.json();
+  return response.json();
 }
 
 // The site catalog, read once per page load.

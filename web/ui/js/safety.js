@@ -122,9 +122,9 @@ export async function safetyPage(main) {
       const solBox = el("div", { class: "chart", id: "sol-chart" });
       out.replaceChildren(
         el("h2", { i18n: "safety.sos" }), legend(SOS_COLORS, true),
-        heatMap(sos.map((i) => ({ ...i, class: i.class })), dayStart, SOS_COLORS, racks),
+        heatMap(sos, dayStart, SOS_COLORS, racks),
         el("h2", { i18n: "safety.exsos" }), legend(EXSOS_COLORS, false),
-        heatMap(exsos.map((i) => ({ ...i, class: i.class })), dayStart, EXSOS_COLORS, racks),
+        heatMap(exsos, dayStart, EXSOS_COLORS, racks),
         el("h2", { i18n: "safety.protection" }), timeline(bankEpisodes, dayStart),
         bankEpisodes.length
           ? table(["safety.from", "safety.to", "rack", "safety.level", "safety.description"],
