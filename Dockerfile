@@ -1,4 +1,11 @@
 # The API image for docker-compose.yml (production-like stack with a real TimescaleDB server).
+
+# the web UI's and the API docs' front-end packages, from the committed lockfile
+FROM node:20-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -10,9 +17,11 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY api ./api
 COPY sql ./sql
+COPY web/ui ./web/ui
+COPY --from=web /web/node_modules ./web/node_modules
 RUN pip install . \
     && useradd --system --uid 10001 --no-create-home ess
-ENV ESS_SQL_DIR=/app/sql
+ENV ESS_SQL_DIR=/app/sql ESS_WEB_DIR=/app/web
 USER ess
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=5 \

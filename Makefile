@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install engine clean postgres-server
+.PHONY: run test lint format install engine clean postgres-server chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,23 @@ postgres-server:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
 		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql; }
 
-install: $(STAMP) engine/node_modules/.package-lock.json
+# the web UI's and the API docs' front-end packages; --ignore-scripts: no install-time telemetry
+web/node_modules/.package-lock.json: web/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 20+) is needed for the web UI's packages"; exit 1; }
+	cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
+install: $(STAMP) engine/node_modules/.package-lock.json web/node_modules/.package-lock.json
+
+# the browser tests drive Debian's chromium package; nothing downloads a browser
+CHROMIUM := /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "The browser tests need Debian's chromium at $(CHROMIUM): run 'sudo apt-get install chromium'"; \
+	    exit 1; \
+	  fi; }
 
 run: install
 	$(BIN)/ess run
@@ -32,7 +48,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint sql api
 
-test: install lint postgres-server
+test: install chromium lint postgres-server
 	$(BIN)/pytest
 
 format: $(STAMP)
@@ -41,4 +57,4 @@ format: $(STAMP)
 	$(BIN)/sqlfluff fix sql api
 
 clean:
-	rm -rf $(VENV) engine/node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) engine/node_modules web/node_modules .pytest_cache .ruff_cache tests/artifacts

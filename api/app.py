@@ -21,6 +21,8 @@ from api.forecasting.routes import FORECAST_ROUTES
 from api.operating_data.routes import OPERATING_DATA_ROUTES
 from api.operating_sites.routes import SiteController
 from api.root import root
+from api.ui.assets import openapi_viewers, static_routers
+from api.ui.signed_links import SignedLinks
 
 ROUTES = [
     root,
@@ -55,16 +57,18 @@ def create_app(pool: ConnectionPool | None = None, settings: Settings | None = N
                 app.state.pool.close()
 
     return Litestar(
-        route_handlers=ROUTES,
+        route_handlers=[*ROUTES, *static_routers()],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         # authentication, scopes, rate limits and the OpenAPI security of every route
-        plugins=[AccessPolicy(settings)],
+        # signed links: raw downloads from a browser (the policy accepts them instead of a token)
+        plugins=[AccessPolicy(settings), SignedLinks(settings)],
         openapi_config=OpenAPIConfig(
             title="ESS data platform",
             version="0.1.0",
             description="Operating data, de-identified datasets and safety analytics of battery "
             "energy storage systems, served from TimescaleDB.",
             path="/schema",
+            render_plugins=openapi_viewers(),
         ),
     )

@@ -119,8 +119,9 @@ SELECT EXISTS (SELECT FROM ess.rack) OR EXISTS (SELECT FROM ess.bank)
 
 BANNER = """
 ESS data platform on http://{host}:{port}/
-  sites:      curl -s http://{host}:{port}/api/ess/operating-sites/
+  web UI:     http://{host}:{port}/ui/  (paste the token below for raw data)
   API docs:   http://{host}:{port}/schema  (OpenAPI: /schema/openapi.json)
+  sites:      curl -s http://{host}:{port}/api/ess/operating-sites/
   public:     curl -s 'http://{host}:{port}/api/ess/di/operating-sites/2/banks/1/racks/1/?date=2023-04-10&page_size=5'
   raw data:   export TOKEN={token}
               curl -s -H "Authorization: Bearer $TOKEN" \\

@@ -100,6 +100,15 @@ def client(pool) -> Iterator[TestClient]:
         yield client
 
 
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium for the browser tests (tests/browser.py), one per session."""
+    from tests.browser import chromium
+
+    with chromium() as browser:
+        yield browser
+
+
 @pytest.fixture
 def anonymous_client(pool) -> Iterator[TestClient]:
     """An API client without a token."""

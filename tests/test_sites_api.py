@@ -36,3 +36,4 @@ def test_root_points_to_the_sites_and_the_docs(client):
     links = client.get("/").json()
     assert client.get(links["sites"]).status_code == 200
     assert client.get(links["openapi"]).json()["info"]["title"] == "ESS data platform"
+    assert client.get(links["ui"]).headers["content-type"].startswith("text/html")

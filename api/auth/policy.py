@@ -2,7 +2,7 @@
 
 - PUBLIC: the site catalog and the de-identified data. Anonymous by default (rate limited per
   client); with ESS_DEID_REQUIRE_TOKEN a token with ess:deid:read (or ess:raw:read) and the site.
-- OPEN: the entry page and the OpenAPI documents.
+- OPEN: the entry page, the OpenAPI documents and the web UI's files.
 - RAW: everything else, including every route added later: a token with ess:raw:read and, when
   the route names an operating site, that site. Analytics are derived from raw data (protection
   events even come from the BMS's fault flags), so they are raw too.
@@ -31,6 +31,7 @@ from api.auth.ratelimit import RateLimiter, client_address
 from api.auth.tokens import SCOPE_DEID, SCOPE_RAW, Grant, TokenError
 from api.config import ConfigurationError, Settings
 from api.errors import PROBLEM_JSON, Problem, ProblemError
+from api.ui.signed_links import link_grant
 
 
 class Access(enum.Enum):
@@ -41,7 +42,7 @@ class Access(enum.Enum):
 
 _SITE = r"\{site(:\w+)?\}"
 RULES = (
-    (re.compile(r"/|/schema(/.*)?"), Access.OPEN),
+    (re.compile(r"/|/schema(/.*)?|/ui(/.*)?"), Access.OPEN),
     (re.compile(rf"/api/ess/operating-sites(/{_SITE})?/?"), Access.PUBLIC),
     (re.compile(r"/api/ess/(download/)?di/.*"), Access.PUBLIC),
 )
@@ -113,7 +114,8 @@ class AccessPolicy(InitPlugin, ReceiveRoutePlugin):
     def grant(self, connection: ASGIConnection) -> Grant | None:
         header = connection.headers.get("authorization")
         if header is None:
-            return None
+            # a browser's raw download: a signed link, or nothing
+            return link_grant(connection)
         scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise _unauthorized(

@@ -27,11 +27,13 @@ SELECTION = ("fields", "omit", "tz")
 PAGING = ("page", "page_size", "cursor", "count")
 SERIES = ("bank", "rack")
 DOWNLOAD_FORMATS = ("csv", "parquet", "arrow")
+# a signed download link (api/ui/signed_links.py) carries its signature in the query
+SIGNED = ("signed",)
 COUNT_MODES = ("exact", "estimated")
 
 PAGE_PARAMETERS = (*SELECTION, *WINDOW, *PAGING)
 LATEST_PARAMETERS = (*SELECTION, *WINDOW)
-DOWNLOAD_PARAMETERS = (*SELECTION, *WINDOW, *SERIES, "format")
+DOWNLOAD_PARAMETERS = (*SELECTION, *WINDOW, *SERIES, "format", *SIGNED)
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,12 @@ DOWNLOAD_DOCS = {
         "application/vnd.apache.arrow.stream.",
         "parquet",
     ),
+    "signed": query_doc(
+        "signed",
+        "Signature of a signed link from POST /api/ess/download-links/ (raw downloads from a "
+        "browser, instead of the Authorization header); added by the server, never by hand.",
+        "kpLOZ...",
+    ),
 }
 Site = Annotated[
     int,
