@@ -36,6 +36,7 @@ from litestar.connection import ASGIConnection
 from litestar.params import JSONBody
 from litestar.plugins import InitPlugin
 
+from api.auth.keys import token_keys
 from api.auth.tokens import SCOPE_RAW, Grant
 from api.config import Settings
 from api.errors import ProblemError, bad_parameter
@@ -70,7 +71,7 @@ class SignedLinks(InitPlugin):
     """Signs and checks links; kept in app.state.signed_links for the access policy."""
 
     def __init__(self, settings: Settings, lifetime_s: int = LINK_LIFETIME_S) -> None:
-        secret = settings.access.token_keys(settings.data_dir, settings.production).secret
+        secret = token_keys(settings).secret
         self.key = (
             hmac.new(secret.encode(), _KEY_LABEL, hashlib.sha256).digest()
             if secret
