@@ -4,7 +4,6 @@ every exception here; the traceback is printed only with --debug or ESS_DEBUG=1.
 
 from __future__ import annotations
 
-import errno
 import getpass
 import re
 from collections.abc import Callable
@@ -12,7 +11,6 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from psycopg_pool import PoolTimeout
 
 from api.config import DatabaseUrlError
 from api.engine import EngineError, EngineStopped
@@ -167,15 +165,10 @@ def explain(exc: BaseException, context: Context, usage_errors: tuple[type, ...]
         return Failure(f"{exc}. {context.again()} (it starts the engine again).")
     if isinstance(exc, (EngineError, MigrationError)):
         return Failure(str(exc))
-    if isinstance(exc, psycopg.Error):
+    if isinstance(exc, psycopg.Error):  # psycopg_pool's PoolTimeout too
         return Failure(_database_message(exc, context))
-    if isinstance(exc, PoolTimeout):
-        return Failure(
-            f"{context.where} gave no connection in time ({exc}). Check that it is up and not "
-            "out of connections (max_connections)."
-        )
     if isinstance(exc, OSError):
-        return Failure(_os_message(exc))
+        return Failure(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
     return Failure(
         f"unexpected {type(exc).__name__}: {exc}. Run `ess --debug ...` for the traceback, and "
         "report it."
@@ -205,11 +198,3 @@ def _database_message(exc: psycopg.Error, c: Context) -> str:
                 return message(c, match)
         return f"cannot use {c.where}: {first_line}"
     return f"{c.where} reported an error: {first_line}"
-
-
-def _os_message(exc: OSError) -> str:
-    if exc.errno == errno.EADDRINUSE:
-        return f"{exc.strerror}: another program listens on that port. Stop it, or use --port."
-    if exc.filename:
-        return f"{exc.filename}: {exc.strerror}"
-    return str(exc)

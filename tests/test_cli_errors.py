@@ -253,3 +253,8 @@ def test_an_unexpected_error_is_one_line_pointing_at_debug():
         "and report it."
     )
     assert explain(KeyboardInterrupt(), CONTEXT) == Failure("interrupted", 130)
+
+
+def test_a_file_error_names_the_file():
+    error = PermissionError(13, "Permission denied", "/srv/ess/.data/deid-key")
+    assert explain(error, CONTEXT) == Failure("/srv/ess/.data/deid-key: Permission denied")
