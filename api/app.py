@@ -10,6 +10,7 @@ from psycopg_pool import ConnectionPool
 
 from api.analytics.routes import ANALYTICS_ROUTES
 from api.auth.policy import AccessPolicy
+from api.auth.signed_links import SignedLinks
 from api.catalog.model import load_catalog
 from api.config import Settings
 from api.db import open_pool
@@ -22,7 +23,6 @@ from api.operating_data.routes import OPERATING_DATA_ROUTES
 from api.operating_sites.routes import SiteController
 from api.root import root
 from api.ui.assets import openapi_viewers, static_routers
-from api.ui.signed_links import SignedLinks
 
 ROUTES = [
     root,

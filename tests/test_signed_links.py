@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from api.auth.signed_links import LINK_LIFETIME_S, SignedLinks
 from api.errors import ProblemError
-from api.ui.signed_links import LINK_LIFETIME_S, SignedLinks
 from tests.helpers import assert_problem, bearer, settings_for_tests
 from tests.operating_data_site import create_site
 

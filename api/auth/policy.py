@@ -28,10 +28,10 @@ from litestar.routes import BaseRoute, HTTPRoute
 
 from api.auth.keys import token_keys
 from api.auth.ratelimit import RateLimiter, client_address
+from api.auth.signed_links import link_grant
 from api.auth.tokens import SCOPE_DEID, SCOPE_RAW, Grant, TokenError
 from api.config import ConfigurationError, Settings
 from api.errors import PROBLEM_JSON, Problem, ProblemError
-from api.ui.signed_links import link_grant
 
 
 class Access(enum.Enum):

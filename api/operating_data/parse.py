@@ -27,7 +27,7 @@ SELECTION = ("fields", "omit", "tz")
 PAGING = ("page", "page_size", "cursor", "count")
 SERIES = ("bank", "rack")
 DOWNLOAD_FORMATS = ("csv", "parquet", "arrow")
-# a signed download link (api/ui/signed_links.py) carries its signature in the query
+# a signed download link (api/auth/signed_links.py) carries its signature in the query
 SIGNED = ("signed",)
 COUNT_MODES = ("exact", "estimated")
 
