@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import sys
@@ -140,7 +141,10 @@ def export(url: str, args: argparse.Namespace) -> tuple[Download, int, float]:
             )
             return download, await _write(download, args.output)
 
-        download, written = asyncio.run(run())
+        # on a thread of its own: the caller may already run an event loop in this thread (a
+        # test session driving a browser does), and asyncio.run refuses to nest
+        with concurrent.futures.ThreadPoolExecutor(1) as runner:
+            download, written = runner.submit(asyncio.run, run()).result()
     return download, written, time.perf_counter() - began
 
 
