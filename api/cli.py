@@ -93,6 +93,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                     conn, progress=lambda line: print(f"demo: {line}", flush=True)
                 )
                 demo_command.print_report(history, sys.stdout)
+                forecast_command.train_all(conn, sys.stdout)
         dev_secret(settings.data_dir)
         print(
             BANNER.format(
@@ -102,9 +103,6 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                 psql="$DATABASE_URL" if settings.database_url else f"'{url}'",
             )
         )
-        if forecast_command.train_in_background(url, sys.stdout):
-            print("forecast: training the models in the background; meanwhile the forecast URLs")
-            print("forecast: answer with the baselines (persistence, seasonal naive)")
         serve(
             create_app(settings=Settings(database_url=url)),
             args.host,

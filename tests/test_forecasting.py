@@ -306,10 +306,3 @@ def test_split_conformal_halfwidth():
     assert models.conformal_halfwidth(residuals) == pytest.approx(0.9)
     assert models.conformal_halfwidth(residuals, coverage=0.5) == pytest.approx(0.5)
     assert models.conformal_halfwidth(np.array([np.nan])) is None
-
-
-def test_make_run_leaves_stored_models_alone(site, migrated_url):
-    """`ess run` trains in the background only while no model is stored (here: the site's)."""
-    out = io.StringIO()
-    assert command.train_in_background(migrated_url, out) is None
-    assert out.getvalue() == ""

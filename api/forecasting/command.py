@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 import time
 from datetime import date
 from typing import IO
@@ -81,26 +80,6 @@ def train_all(conn: psycopg.Connection, out: IO[str]) -> None:
     began = time.perf_counter()
     train_sites(conn, sites_with_data(conn, load_catalog(conn)), None, DEFAULT_DAYS, out)
     print(f"forecast: trained in {time.perf_counter() - began:.1f} s", file=out)
-
-
-def train_in_background(url: str, out: IO[str]) -> threading.Thread | None:
-    """`make run`: when no model is stored yet, train every site on its own connection while
-    the API serves (about 2 minutes on the embedded engine; until each model is stored, the
-    forecast URLs answer with the baselines). None when models are stored already."""
-    with connect(url) as conn:
-        if conn.execute("SELECT EXISTS (SELECT FROM ess.forecast_model)").fetchone()[0]:
-            return None
-
-    def train() -> None:
-        try:
-            with connect(url) as conn:
-                train_all(conn, out)
-        except Exception as exc:  # the server goes on with the baselines
-            print(f"forecast: training stopped ({exc}); run `ess forecast train`", file=out)
-
-    thread = threading.Thread(target=train, name="forecast-training", daemon=True)
-    thread.start()
-    return thread
 
 
 def print_fitted(fitted: Fitted, out: IO[str]) -> None:
