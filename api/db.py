@@ -46,7 +46,10 @@ def server_is_embedded(url: str) -> bool:
 
 def open_pool(url: str, max_size: int = 8, statement_timeout_ms: int = 30000) -> ConnectionPool:
     embedded = server_is_embedded(url)
-    kwargs: dict = {"autocommit": True, "prepare_threshold": None if embedded else 5}
+    # no server-side prepared statements: the reset's DISCARD ALL deallocates them on a real
+    # server while psycopg still counts them as prepared ("prepared statement _pg3_0 does not
+    # exist"), and the embedded engine shares one session between connections
+    kwargs: dict = {"autocommit": True, "prepare_threshold": None}
     if not embedded:
         # the embedded engine ignores statement_timeout; there, request windows bound the work
         kwargs["options"] = f"-c statement_timeout={statement_timeout_ms}"
