@@ -32,18 +32,17 @@ import random
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc as pa_ipc
-from common import engine_version, machine
+from common import engine_version, machine, write_results
 from operating_data_bench import (
     DAY,
     RACKS,
-    RESULTS,
     Database,
     Server,
     api_server,
@@ -339,10 +338,7 @@ def main() -> None:
             if not args.site:
                 with connect(db.url) as conn:
                     drop_scratch_site(conn, site_id)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"columnar-{datetime.now():%Y%m%d-%H%M%S}.json"
-    out.write_text(json.dumps(report, indent=2))
-    print(f"\nresults: {out}")
+    write_results("columnar", report)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ site, the engine's version and the machine, and robust timing (medians, p95, int
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import statistics
@@ -139,3 +140,15 @@ def interleaved(
             results[i] = action()
             times[i].append(time.perf_counter() - began)
     return times[0], times[1], results[0], results[1]
+
+
+RESULTS = REPO_ROOT / "bench" / "results"
+
+
+def write_results(name: str, report: dict) -> Path:
+    """Keep a run's report as bench/results/<name>-<time>.json (ignored by git)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{name}-{datetime.now():%Y%m%d-%H%M%S}.json"
+    out.write_text(json.dumps(report, indent=2))
+    print(f"\nresults: {out}")
+    return out

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import json
 import os
 import random
 import secrets
@@ -55,6 +54,7 @@ from common import (
     p95_ms,
     scratch_site,
     timed,
+    write_results,
 )
 
 from api.auth.tokens import SCOPE_RAW, mint
@@ -78,7 +78,6 @@ RACKS = (9, 8)
 SECRET = secrets.token_urlsafe(32)
 CLIENTS = 4
 DEEP_PAGE = 300
-RESULTS = REPO_ROOT / "bench" / "results"
 
 
 # -- the API as a real server
@@ -567,10 +566,7 @@ def main() -> None:
             if not args.site:
                 with connect(db.url) as conn:
                     drop_scratch_site(conn, site_id)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"operating_data-{datetime.now():%Y%m%d-%H%M%S}.json"
-    out.write_text(json.dumps(report, indent=2))
-    print(f"\nresults: {out}")
+    write_results("operating_data", report)
 
 
 if __name__ == "__main__":
