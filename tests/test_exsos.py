@@ -177,7 +177,7 @@ def test_exsos_endpoints(racks, client):
     assert rack["operating_state"] == "charge" and rack["class"] == "neutral"
     assert rack["integrated_safety"] == pytest.approx(0.5)
     assert rack["membership_degree"] == pytest.approx(
-        {"catastrophic": 0, "critical": 0.5, "neutral": 0, "marginal": 0.5, "negligible": 0}
+        {"Catastrophic": 0, "Critical": 0.5, "Neutral": 0, "Marginal": 0.5, "Negligible": 0}
     )
     assert rack["inputs"][0] == {
         "hazard": "over_voltage",
@@ -219,3 +219,71 @@ def test_bad_inputs_are_problems(racks, client, path, params, status, parameter)
         f"/api/ess/stats/ex-sos/operating-sites/{racks}/banks/{path}", params=params
     )
     assert_problem(answer, status, parameter)
+
+
+@pytest.mark.parametrize(
+    ("score", "expected"),
+    [
+        # half-way scores go to the safer class, both below and above an even peak index
+        (0.125, "critical"),
+        (0.375, "neutral"),
+        (0.625, "marginal"),
+        (0.875, "negligible"),
+        (0.1249, "catastrophic"),
+        (0.3749, "critical"),
+    ],
+)
+def test_class_rounds_half_way_scores_up(conn, score, expected):
+    (found,) = conn.execute("SELECT ess.exsos_class(%s)", (score,)).fetchone()
+    assert found == expected
+
+
+def test_detail_holds_the_state_and_the_seven_inputs(racks, client):
+    base = f"/api/ess/stats/ex-sos/operating-sites/{racks}/banks/1/racks/"
+    window = {"start-time": "2022-08-01T13:00:00", "end-time": "2022-08-01T13:01:00"}
+    by_rack = {r["rack_id"]: r for r in client.get(base, params=window).json()}
+    assert [by_rack[r]["membership_degree_detail"]["status"] for r in (1, 2, 3, 4)] == [0, 1, 2, 2]
+    charging = by_rack[1]["membership_degree_detail"]
+    assert charging["max_voltage"] == 4.075
+    assert set(charging) == {
+        "status",
+        "max_voltage",
+        "max_temperature",
+        "min_voltage",
+        "min_temperature",
+        "voltage_gap",
+        "temperature_gap",
+    }
+    assert by_rack[2]["membership_degree_detail"]["min_voltage"] == 3.10
+    assert by_rack[3]["membership_degree_detail"]["voltage_gap"] == 0.4
+
+
+def test_mode_chooses_the_level(racks, client):
+    base = f"/api/ess/stats/ex-sos/operating-sites/{racks}/banks/"
+    window = {"start-time": "2022-08-01T13:00:00", "end-time": "2022-08-01T13:01:00"}
+    racks_of_bank = client.get(base + "1/", params={**window, "mode": "2"}).json()
+    assert [(r["mode"], r["rack_id"]) for r in racks_of_bank] == [(2, 1), (2, 2), (2, 3), (2, 4)]
+    assert racks_of_bank == client.get(base + "1/racks/", params=window).json()
+    (bank,) = client.get(base + "1/racks/", params={**window, "mode": "1"}).json()
+    assert (bank["mode"], bank["rack_id"]) == (1, None)
+    assert bank == client.get(base + "1/", params=window).json()[0]
+    every_rack = client.get(base, params={**window, "mode": "2"}).json()
+    assert [(r["bank_id"], r["rack_id"]) for r in every_rack] == [
+        (1, 1),
+        (1, 2),
+        (1, 3),
+        (1, 4),
+        (2, 1),
+        (2, 2),
+    ]
+
+
+@pytest.mark.parametrize(("path", "mode"), [("1/racks/1/", "1"), ("1/", "3"), ("", "bank")])
+def test_bad_mode_is_a_problem(racks, client, path, mode):
+    window = {"start-time": "2022-08-01T13:00:00", "end-time": "2022-08-01T13:01:00"}
+    answer = client.get(
+        f"/api/ess/stats/ex-sos/operating-sites/{racks}/banks/{path}",
+        params={**window, "mode": mode},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["parameter"] == "mode"

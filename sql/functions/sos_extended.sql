@@ -141,14 +141,21 @@ RETURNS text
 LANGUAGE sql
 IMMUTABLE PARALLEL SAFE
 AS $$
-    -- the output set whose triangle is highest at the score: the nearest peak
+    -- the output set whose triangle is highest at the score: the nearest peak, a score half-way
+    -- between two peaks (0.125, 0.375, ...) going to the safer one: round half up, where round()
+    -- of a double precision rounds halves to even (0.125 and 0.375 would go different ways)
     SELECT (ARRAY['catastrophic', 'critical', 'neutral', 'marginal', 'negligible'])[
-        round(integrated_safety * 4)::integer + 1
+        floor(integrated_safety * 4 + 0.5)::integer + 1
     ]
 $$;
 
--- ExSoS per time bucket: p_mode 2 per rack, p_mode 1 per bank (inputs of the worst rack).
-CREATE OR REPLACE FUNCTION ess.exsos(
+-- ExSoS per time bucket: p_mode 2 per rack, p_mode 1 per bank (inputs of the worst rack), with
+-- all seven worst-case inputs of the bucket besides the two the operating state chose.
+-- (Dropped first: its columns grew, which CREATE OR REPLACE cannot do.)
+DROP FUNCTION IF EXISTS ess.exsos(
+    integer, integer, integer, timestamptz, timestamptz, interval, integer, double precision
+);
+CREATE FUNCTION ess.exsos(
     p_site integer,
     p_bank integer,
     p_rack integer,
@@ -165,6 +172,12 @@ RETURNS TABLE (
     rack_id smallint,
     operating_state text,
     mean_current double precision,
+    max_cell_voltage double precision,
+    max_cell_temperature double precision,
+    min_cell_voltage double precision,
+    min_cell_temperature double precision,
+    max_cell_voltage_gap double precision,
+    max_cell_temperature_gap double precision,
     hazard_a text,
     quantity_a text,
     value_a double precision,
@@ -198,6 +211,12 @@ AS $$
             i.rack_id,
             state.operating_state,
             i.avg_current,
+            i.max_cell_voltage,
+            i.max_cell_temperature,
+            i.min_cell_voltage,
+            i.min_cell_temperature,
+            i.max_cell_voltage_gap,
+            i.max_cell_temperature_gap,
             pair.hazard_a,
             pair.value_a,
             pair.hazard_b,
@@ -239,6 +258,12 @@ AS $$
         x.rack_id,
         x.operating_state,
         x.avg_current,
+        x.max_cell_voltage,
+        x.max_cell_temperature,
+        x.min_cell_voltage,
+        x.min_cell_temperature,
+        x.max_cell_voltage_gap,
+        x.max_cell_temperature_gap,
         x.hazard_a,
         a.quantity,
         x.value_a,

@@ -1,5 +1,7 @@
 -- ExSoS of the series per time bucket (ess.exsos, sql/functions/sos_extended.sql), named and
--- nested as the answer: the five membership degrees and the two inputs of the operating state.
+-- nested as the answer: the five membership degrees (keyed by class name, capitalized as the
+-- earlier service's clients read them), the state and the seven inputs of the bucket as the
+-- earlier service's membership_degree_detail, and the two inputs the operating state chose.
 SELECT
     x.bucket AS time,
     x.mode,
@@ -11,12 +13,23 @@ SELECT
     x.integrated_safety,
     x.exsos_class AS class,
     json_build_object(
-        'catastrophic', x.catastrophic,
-        'critical', x.critical,
-        'neutral', x.neutral,
-        'marginal', x.marginal,
-        'negligible', x.negligible
+        'Catastrophic', x.catastrophic,
+        'Critical', x.critical,
+        'Neutral', x.neutral,
+        'Marginal', x.marginal,
+        'Negligible', x.negligible
     ) AS membership_degree,
+    json_build_object(
+        'status', array_position(
+            ARRAY['charge', 'discharge', 'rest'], x.operating_state
+        ) - 1,
+        'max_voltage', x.max_cell_voltage,
+        'max_temperature', x.max_cell_temperature,
+        'min_voltage', x.min_cell_voltage,
+        'min_temperature', x.min_cell_temperature,
+        'voltage_gap', x.max_cell_voltage_gap,
+        'temperature_gap', x.max_cell_temperature_gap
+    ) AS membership_degree_detail,
     json_build_array(
         json_build_object(
             'hazard', x.hazard_a,

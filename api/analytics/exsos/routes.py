@@ -9,14 +9,40 @@ from api.analytics.buckets import BUCKET_DOCS, BUCKET_PARAMETERS, bucket_window
 from api.analytics.exsos.sql import BANK_MODE, RACK_MODE, ExSoSItem, exsos_statement
 from api.analytics.series import requested_series
 from api.db import fetch
-from api.params import WINDOW_DOCS, query_of
+from api.errors import bad_parameter
+from api.params import WINDOW_DOCS, parse_int, query_doc, query_of
+
+EXSOS_PARAMETERS = (*BUCKET_PARAMETERS, "mode")
+MODE_DOCS = {
+    "mode": query_doc(
+        "mode",
+        "1: bank level (the worst rack's inputs), 2: rack level. Default: 1 on the banks URLs, "
+        "2 on the racks URLs; a single rack's URL answers rack level only.",
+        2,
+    )
+}
+
+
+def parse_mode(values: dict[str, str], default: int, rack: int | None) -> int:
+    mode = parse_int(values.get("mode"), "mode", BANK_MODE, RACK_MODE) or default
+    if rack is not None and mode == BANK_MODE:
+        raise bad_parameter(
+            "mode",
+            "a rack's ExSoS is rack level (mode 2); ask the bank's URL for the bank level",
+        )
+    return mode
 
 
 def serve_exsos(
-    request: Request, mode: int, site: int, bank: int | None = None, rack: int | None = None
+    request: Request,
+    default_mode: int,
+    site: int,
+    bank: int | None = None,
+    rack: int | None = None,
 ) -> list[ExSoSItem]:
     series = requested_series(request, site, bank, rack)
-    values = query_of(request, BUCKET_PARAMETERS)
+    values = query_of(request, EXSOS_PARAMETERS)
+    mode = parse_mode(values, default_mode, rack)
     count = series.rack_count() if mode == RACK_MODE else series.bank_count()
     pool = request.app.state.pool
     window = bucket_window(pool, values, series.tz, count)
@@ -26,13 +52,15 @@ def serve_exsos(
 class ExSoSController(Controller):
     path = "/api/ess/stats/ex-sos/operating-sites/{site:int}/banks"
     tags = ["safety"]
-    parameters = {**WINDOW_DOCS, **BUCKET_DOCS}
+    parameters = {**WINDOW_DOCS, **BUCKET_DOCS, **MODE_DOCS}
     description = (
         "ExSoS (extended SoS): a fuzzy score in [0, 1] (1 safest) from the two hazards of the "
         "operating state (charge: over-voltage, over-temperature; discharge: under-voltage, "
         "under-temperature; rest: voltage and temperature imbalance), with the five membership "
-        "degrees and the inputs used. Mode 1: bank level (the worst rack's inputs), mode 2: "
-        "rack level. Times carry the site's UTC offset."
+        "degrees (membership_degree, keyed Negligible ... Catastrophic), the state and the seven "
+        "inputs of the bucket (membership_degree_detail, status 0 charge, 1 discharge, 2 rest) "
+        "and the two inputs used. Mode 1: bank level (the worst rack's inputs), mode 2: rack "
+        "level. Times carry the site's UTC offset."
     )
 
     @get("/", sync_to_thread=True, summary="ExSoS of every bank (mode 1)")

@@ -14,12 +14,24 @@ EXSOS_SQL = sql_text(__file__, "exsos.sql")
 BANK_MODE, RACK_MODE = 1, 2
 
 
-class MembershipDegree(msgspec.Struct):
+class MembershipDegree(msgspec.Struct, rename="pascal"):
     catastrophic: float | None
     critical: float | None
     neutral: float | None
     marginal: float | None
     negligible: float | None
+
+
+class MembershipDetail(msgspec.Struct):
+    """The operating state and the seven worst-case inputs of the bucket."""
+
+    status: int  # 0 charge, 1 discharge, 2 rest
+    max_voltage: float | None
+    max_temperature: float | None
+    min_voltage: float | None
+    min_temperature: float | None
+    voltage_gap: float | None
+    temperature_gap: float | None
 
 
 class ExSoSInput(msgspec.Struct):
@@ -40,6 +52,7 @@ class ExSoSItem(msgspec.Struct):
     integrated_safety: float | None
     exsos_class: str | None = msgspec.field(name="class")
     membership_degree: MembershipDegree | None = None
+    membership_degree_detail: MembershipDetail | None = None
     inputs: list[ExSoSInput] = msgspec.field(default_factory=list)
 
 
