@@ -106,19 +106,27 @@ def test_socp_endpoint(site, client):
     answer = client.get(url, params={"period": "1", "end-time": "2022-09-06"})
     assert answer.status_code == 200, answer.text
     items = answer.json()
-    assert [(i["charge_status"], i["soc_range"]) for i in items] == [
-        ("charge", 30),
-        ("discharge", 0),
-        ("discharge", 60),
-        ("rest", 90),
+    assert [(i["charge_status"], i["operating_state"], i["soc_range"]) for i in items] == [
+        (0, "charge", 30),
+        (1, "discharge", 0),
+        (1, "discharge", 60),
+        (2, "rest", 90),
     ]
     charge = items[0]
-    assert charge["time"] == charge["end_time"] == "2022-09-06T00:00:00+09:00"
-    assert charge["start_time"] == "2022-09-05T00:00:00+09:00" and charge["period"] == 1
+    # time is the day the counts are for: the start of the period's last day
+    assert charge["time"] == charge["start_time"] == "2022-09-05T00:00:00+09:00"
+    assert charge["end_time"] == "2022-09-06T00:00:00+09:00" and charge["period"] == 1
     assert (charge["operating_site"], charge["bank_id"], charge["rack_id"]) == (site, 1, 1)
     assert charge["samples"] == 40
-    assert [(c["cell_position"], c["count"]) for c in charge["value"]["max"]] == [(7, 30), (12, 10)]
-    assert charge["value"]["min"][0] == {
+    assert charge["value"] == {
+        "7": {"count": 30, "voltage": pytest.approx(3.95), "temp": 31.0, "current": 50.0},
+        "12": {"count": 10, "voltage": pytest.approx(3.96), "temp": 33.0, "current": 50.0},
+    }
+    assert [(c["cell_position"], c["count"]) for c in charge["positions"]["max"]] == [
+        (7, 30),
+        (12, 10),
+    ]
+    assert charge["positions"]["min"][0] == {
         "cell_position": 3,
         "count": 40,
         "share": 1.0,
@@ -126,27 +134,38 @@ def test_socp_endpoint(site, client):
         "mean_temperature": pytest.approx(31.5),
         "mean_current": pytest.approx(50.0),
     }
-    discharge = client.get(
-        url,
-        params={
-            "period": "7",
-            "end-time": "2022-09-06T00:00:00+09:00",
-            "charge-status": "discharge",
-        },
-    ).json()
-    assert [(i["charge_status"], i["soc_range"], i["period"]) for i in discharge] == [
-        ("discharge", 0, 7),
-        ("discharge", 60, 7),
-    ]
-    window = client.get(
+    for status in ({"charge-status": "discharge"}, {"charge_status": "1"}):
+        discharge = client.get(
+            url, params={"period": "7", "end-time": "2022-09-06T00:00:00+09:00", **status}
+        ).json()
+        assert [(i["charge_status"], i["soc_range"], i["period"]) for i in discharge] == [
+            (1, 0, 7),
+            (1, 60, 7),
+        ]
+    both = {"charge_status": "2", "charge-status": "rest", "end-time": "2022-09-06"}
+    assert [i["operating_state"] for i in client.get(url, params=both).json()] == ["rest"]
+    day = client.get(
         f"/api/ess/stats/socp/operating-sites/{site}/banks/1/racks/",
-        params={"start-time": "2022-09-05T08:00:00", "end-time": "2022-09-05T08:01:00"},
+        params={"start-time": "2022-09-05T00:00:00", "end-time": "2022-09-06T00:00:00"},
     ).json()
-    assert {(i["rack_id"], i["charge_status"]) for i in window} == {
-        (1, "charge"),
-        (1, "discharge"),
-        (2, "rest"),
-    }
+    assert {(i["rack_id"], i["charge_status"]) for i in day} == {(1, 0), (1, 1), (1, 2), (2, 2)}
+
+
+def test_start_time_and_end_time_choose_the_days_each_closing_a_period(site, client):
+    url = f"/api/ess/stats/socp/operating-sites/{site}/banks/1/racks/1/"
+    window = {"start-time": "2022-09-04", "end-time": "2022-09-07", "charge_status": "0"}
+    daily = client.get(url, params=window).json()
+    # only the day of the rows closes a one-day period holding them
+    assert [(i["time"], i["period"]) for i in daily] == [("2022-09-05T00:00:00+09:00", 1)]
+    weekly = client.get(url, params={**window, "period": "7"}).json()
+    assert [(i["time"], i["start_time"]) for i in weekly] == [
+        ("2022-09-05T00:00:00+09:00", "2022-08-30T00:00:00+09:00"),
+        ("2022-09-06T00:00:00+09:00", "2022-08-31T00:00:00+09:00"),
+    ]
+    assert weekly[0]["value"] == weekly[1]["value"] == daily[0]["value"]
+    # a window holding no local midnight holds no day
+    inside = {"start-time": "2022-09-05T08:00:00", "end-time": "2022-09-05T08:01:00"}
+    assert client.get(url, params=inside).json() == []
 
 
 def test_date_is_the_one_day_period_of_that_local_day(site, client):
@@ -154,25 +173,23 @@ def test_date_is_the_one_day_period_of_that_local_day(site, client):
     items = day_answer(client, url, "2022-09-05")
     assert items == client.get(url, params={"period": "1", "end-time": "2022-09-06"}).json()
     assert {(i["rack_id"], i["period"], i["start_time"]) for i in items} == {
-        (1, 1.0, "2022-09-05T00:00:00+09:00"),
-        (2, 1.0, "2022-09-05T00:00:00+09:00"),
+        (1, 1, "2022-09-05T00:00:00+09:00"),
+        (2, 1, "2022-09-05T00:00:00+09:00"),
     }
 
 
 @pytest.mark.parametrize(
     ("path", "params", "status", "parameter"),
     [
-        ("racks/1/", {"date": "2022-09-05", "period": "1"}, 400, "date"),
         ("racks/1/", {"date": "2022-09-05", "start-time": "2022-09-05"}, 400, "date"),
         ("racks/1/", {"date": "2022-09-05", "end-time": "2022-09-06"}, 400, "date"),
         ("racks/1/", {"date": "2022-09-31"}, 400, "date"),
         ("racks/1/", {"period": "2", "end-time": "2022-09-06"}, 400, "period"),
-        (
-            "racks/1/",
-            {"period": "1", "start-time": "2022-09-05", "end-time": "2022-09-06"},
-            400,
-            "period",
-        ),
+        ("racks/1/", {"charge_status": "3"}, 400, "charge_status"),
+        ("racks/1/", {"charge_status": "charge"}, 400, "charge_status"),
+        ("racks/1/", {"charge_status": "1", "charge-status": "charge"}, 400, "charge_status"),
+        ("racks/1/", {"period": "7", "charge-status": "1"}, 400, "charge-status"),
+        ("racks/1/", {"chargestatus": "1"}, 400, "chargestatus"),
         (
             "racks/1/",
             {"period": "1", "end-time": "2022-09-06", "charge-status": "idle"},

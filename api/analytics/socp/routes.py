@@ -16,14 +16,18 @@ from api.params import WINDOW_DOCS, query_doc, query_of
 SOCP_DOCS = {
     "period": query_doc(
         "period",
-        f"{', '.join(map(str, PERIODS))} days ending at end-time (default 1; end-time defaults "
-        "to the start of the site's current local day). Not with date, which is the one-day "
-        "window of that local day",
+        f"{', '.join(map(str, PERIODS))}: each item counts the period of that many local days "
+        "ending with its day (default 1)",
         7,
     ),
     "charge_status": query_doc(
+        "charge_status",
+        "0 charge (current >= 2 A), 1 discharge (<= -2 A), 2 rest; default all three",
+        0,
+    ),
+    "charge_status_name": query_doc(
         "charge-status",
-        "charge (current >= 2 A), discharge (<= -2 A) or rest; default all three",
+        "The same filter by name: charge, discharge or rest (with charge_status, both must agree)",
         CHARGE_STATUSES[0],
     ),
 }
@@ -40,12 +44,13 @@ class SoCPController(Controller):
     tags = ["safety"]
     parameters = {**WINDOW_DOCS, **SOCP_DOCS}
     description = (
-        "SoCP (State of Cell Position): per rack, operating state and SoC decile, how often "
-        "each cell position was the rack's highest (max) and lowest (min) cell voltage, with "
-        "the mean voltage, temperature and current at those moments. A cell that is often the "
-        "max while charging or the min while discharging is a weak cell. Give period (and "
-        "end-time), start-time and end-time, or date (one local day: period 1 ending at the "
-        "next local midnight)."
+        "SoCP (State of Cell Position): per day, rack, operating state and SoC decile, how "
+        "often each cell position was the rack's highest cell voltage over the period ending "
+        "with that day (value, keyed by cell number, with the mean voltage, temperature and "
+        "current at those moments), and both extremes ranked (positions). A cell that is "
+        "often the max while charging or the min while discharging is a weak cell. The days: "
+        "those whose local midnight lies in [start-time, end-time), or date, or else the last "
+        "complete day before end-time (default: yesterday); time is the day."
     )
 
     @get("/", sync_to_thread=True, summary="SoCP of every rack of a bank")

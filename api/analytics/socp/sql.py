@@ -12,6 +12,16 @@ from api.db import Statement, sql_text
 SOCP_SQL = sql_text(__file__, "socp.sql")
 
 
+class CellStat(msgspec.Struct):
+    """A cell position's appearances as the rack's highest cell voltage (the earlier
+    service's `value` entry): count and the means at those moments."""
+
+    count: int
+    voltage: float | None  # the highest cell voltage
+    temp: float | None  # the rack's highest cell temperature
+    current: float | None
+
+
 class CellCount(msgspec.Struct):
     cell_position: int
     count: int
@@ -21,31 +31,33 @@ class CellCount(msgspec.Struct):
     mean_current: float | None
 
 
-class SoCPValue(msgspec.Struct):
+class SoCPPositions(msgspec.Struct):
     max: list[CellCount]
     min: list[CellCount]
 
 
 class SoCPItem(msgspec.Struct):
-    time: datetime  # the end of the period
+    time: datetime  # the start of the period's last day
     operating_site: int
     bank_id: int
     rack_id: int
-    period: float  # days
+    period: int  # days
     start_time: datetime
     end_time: datetime
-    charge_status: str
+    charge_status: int  # 0 charge, 1 discharge, 2 rest
+    operating_state: str  # charge | discharge | rest
     soc_range: int  # SoC decile: 0 for [0, 10) ... 90 for [90, 100]
     samples: int  # rows of this rack, state and decile
-    value: SoCPValue
+    value: dict[str, CellStat]  # by cell number: as the rack's highest cell voltage
+    positions: SoCPPositions  # both extremes, the most frequent position first
 
 
 def socp_statement(request: SoCPRequest) -> Statement:
-    window = request.window
     return SOCP_SQL, {
         **request.series.params(),
-        "window_start": window.start,
-        "window_end": window.end,
-        "period_days": window.days,
+        "days": [d.day for d in request.days],
+        "window_starts": [d.start for d in request.days],
+        "window_ends": [d.end for d in request.days],
+        "period": request.period,
         "charge_status": request.charge_status,
     }
