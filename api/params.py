@@ -256,15 +256,24 @@ def parse_day_range(
     *,
     max_days: int,
     end_required: bool = True,
+    end_excluded: bool = False,
 ) -> tuple[date, date]:
-    """start-date and end-date (both included; end-date defaults to start-date unless
-    required), at most `max_days` days."""
+    """start-date and end-date (both included, or end-date excluded if `end_excluded`;
+    end-date defaults to start-date unless required), at most `max_days` days. Returns the
+    first and the last day included."""
     if start_date is None:
         raise bad_parameter("start-date", "give the first local day (YYYY-MM-DD)")
     if end_date is None and end_required:
-        raise bad_parameter("end-date", "give the last local day (YYYY-MM-DD)")
+        which = "the day after the last local day" if end_excluded else "the last local day"
+        raise bad_parameter("end-date", f"give {which} (YYYY-MM-DD)")
     first = parse_date(start_date, "start-date")
     last = parse_date(end_date, "end-date") if end_date is not None else first
+    if end_excluded and end_date is not None:
+        if last <= first:
+            raise bad_parameter(
+                "end-date", f"end-date {last} is excluded: give a day after start-date {first}"
+            )
+        last -= timedelta(days=1)
     if last < first:
         raise bad_parameter("end-date", f"end-date {last} is before start-date {first}")
     if (last - first).days + 1 > max_days:
@@ -319,6 +328,12 @@ WINDOW_DOCS = {
 DAY_RANGE_DOCS = {
     "start_date": query_doc("start-date", "First local day, YYYY-MM-DD", "2023-04-10"),
     "end_date": query_doc("end-date", "Last local day (included), YYYY-MM-DD", "2023-04-16"),
+}
+HALF_OPEN_DAY_RANGE_DOCS = {
+    **DAY_RANGE_DOCS,
+    "end_date": query_doc(
+        "end-date", "The day after the last local day (excluded), YYYY-MM-DD", "2023-04-17"
+    ),
 }
 PAGE_DOCS = {
     "page": query_doc("page", "Page number (1-based).", 2),

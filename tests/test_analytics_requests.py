@@ -29,6 +29,7 @@ ENDPOINTS = [
     ("/api/ess/stats/ex-sos/operating-sites/2/banks/", WINDOW),
     ("/api/ess/stats/socp/operating-sites/2/banks/1/racks/1/", {"period": "1"}),
     ("/api/ess/stats/forecasting-sol/operating-sites/2/banks/1/", DAYS),
+    ("/api/ess/stats/forecasting-sol-detail/operating-sites/2/banks/1/", DAYS),
     ("/api/ess-feature/protectionmap/operating-sites/2/", WINDOW),
     ("/api/ess-feature/protectionmap/operating-sites/2/stats/log-level-count/", WINDOW),
     ("/api/ess/operating-sites/2/completeness/", DAYS),

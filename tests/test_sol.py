@@ -111,8 +111,9 @@ def test_rack_level(conn, site):
 
 
 def test_sol_endpoint(site, client, pool):
-    url = f"/api/ess/stats/forecasting-sol/operating-sites/{site}/banks/"
-    params = {"start-date": "2023-02-01", "end-date": "2023-02-19", "fit-days": "30"}
+    url = f"/api/ess/stats/forecasting-sol-detail/operating-sites/{site}/banks/"
+    # end-date is excluded: 2023-02-01 to 2023-02-19
+    params = {"start-date": "2023-02-01", "end-date": "2023-02-20", "fit-days": "30"}
     answer = client.get(url, params=params)
     assert answer.status_code == 200, answer.text
     body = answer.json()
@@ -129,6 +130,7 @@ def test_sol_endpoint(site, client, pool):
         "bottom_limit_value": None,
         "kind": "observed",
     }
+    assert max(i["date"] for i in body["items"]) == "2023-02-19"
     model = body["models"][1]
     assert (model["bank_id"], model["origin"], model["fit_days_with_data"]) == (2, "2023-02-09", 30)
     assert model["backtest"]["origin"] == "2023-01-26"
@@ -155,12 +157,31 @@ def test_sol_endpoint(site, client, pool):
     assert {(i["rack_id"], i["value"]) for i in rack["items"]} == {(1, 87.5)}
 
 
+def test_the_earlier_url_answers_the_bare_list_of_days(site, client):
+    params = {"start-date": "2023-02-01", "end-date": "2023-02-20", "fit-days": "30"}
+    for path in ("", "2/", "1/racks/1/"):
+        detail = client.get(
+            f"/api/ess/stats/forecasting-sol-detail/operating-sites/{site}/banks/{path}",
+            params=params,
+        ).json()
+        days = client.get(
+            f"/api/ess/stats/forecasting-sol/operating-sites/{site}/banks/{path}", params=params
+        ).json()
+        assert isinstance(days, list) and days == detail["items"]
+    one_day = client.get(
+        f"/api/ess/stats/forecasting-sol/operating-sites/{site}/banks/2/",
+        params={"start-date": "2023-02-01", "end-date": "2023-02-02"},
+    ).json()
+    assert [i["date"] for i in one_day] == ["2023-02-01"]
+
+
 @pytest.mark.parametrize(
     ("path", "params", "status", "parameter"),
     [
         ("", {"end-date": "2023-02-19"}, 400, "start-date"),
         ("", {"start-date": "2023-02-01"}, 400, "end-date"),
         ("", {"start-date": "2023-02-01", "end-date": "2023-01-19"}, 400, "end-date"),
+        ("", {"start-date": "2023-02-01", "end-date": "2023-02-01"}, 400, "end-date"),
         ("", {"start-date": "2023-02-31", "end-date": "2023-03-19"}, 400, "start-date"),
         ("", {"start-date": "2020-01-01", "end-date": "2024-01-01"}, 400, "end-date"),
         (
@@ -178,8 +199,7 @@ def test_sol_endpoint(site, client, pool):
         ("3/", {"start-date": "2023-02-01", "end-date": "2023-02-19"}, 404, "bank"),
     ],
 )
-def test_bad_inputs_are_problems(site, client, path, params, status, parameter):
-    answer = client.get(
-        f"/api/ess/stats/forecasting-sol/operating-sites/{site}/banks/{path}", params=params
-    )
+@pytest.mark.parametrize("url", ["forecasting-sol", "forecasting-sol-detail"])
+def test_bad_inputs_are_problems(site, client, url, path, params, status, parameter):
+    answer = client.get(f"/api/ess/stats/{url}/operating-sites/{site}/banks/{path}", params=params)
     assert_problem(answer, status, parameter)

@@ -7,7 +7,7 @@ from api.analytics.completeness.routes import CompletenessController
 from api.analytics.exsos.routes import ExSoSController
 from api.analytics.protection.routes import LevelCountController, ProtectionMapController
 from api.analytics.socp.routes import SoCPController
-from api.analytics.sol.routes import SoLController
+from api.analytics.sol.routes import SoLController, SoLDetailController
 from api.analytics.sos.routes import SoSController
 
 ANALYTICS_ROUTES = [
@@ -18,6 +18,7 @@ ANALYTICS_ROUTES = [
     ExSoSController,
     SoCPController,
     SoLController,
+    SoLDetailController,
     ProtectionMapController,
     LevelCountController,
 ]

@@ -1,4 +1,5 @@
-"""Parse step of SoL: the days asked for (future days are forecast) and the fit length."""
+"""Parse step of SoL: the days asked for, [start-date, end-date) as the earlier service's
+(future days are forecast), and the fit length."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ class SoLRequest:
 
 def parse_sol(series: Series, values: dict[str, str]) -> SoLRequest:
     first, last = parse_day_range(
-        values.get("start-date"), values.get("end-date"), max_days=MAX_DAYS
+        values.get("start-date"), values.get("end-date"), max_days=MAX_DAYS, end_excluded=True
     )
     fit_days = parse_int(values.get("fit-days"), "fit-days", *FIT_DAYS_RANGE)
     return SoLRequest(series, first, last, fit_days or FIT_DAYS_DEFAULT)

@@ -7,7 +7,7 @@ from datetime import date
 import msgspec
 
 from api.analytics.sol.parse import SoLRequest
-from api.analytics.sol.sql import HOLDOUT_DAYS, ModelRow, SoLRows
+from api.analytics.sol.sql import HOLDOUT_DAYS, DayRow, ModelRow, SoLRows
 
 # SoL is in percent points (SoH in 0.1 % steps moves it by 0.5): 3 decimals drop only the
 # double-precision noise of the means (63.99999999999956); the slope is per day, so finer
@@ -92,9 +92,9 @@ def _model(row: ModelRow) -> TrendModel:
     )
 
 
-def sol_answer(request: SoLRequest, rows: SoLRows) -> SoLAnswer:
+def sol_items(request: SoLRequest, days: list[DayRow]) -> list[SoLItem]:
     site = request.series.site.site_id
-    items = [
+    return [
         SoLItem(
             d.day,
             site,
@@ -105,6 +105,11 @@ def sol_answer(request: SoLRequest, rows: SoLRows) -> SoLAnswer:
             _rounded(d.bottom_limit_value),
             d.kind,
         )
-        for d in rows.items
+        for d in days
     ]
-    return SoLAnswer(site, METHOD, request.fit_days, items, [_model(m) for m in rows.models])
+
+
+def sol_answer(request: SoLRequest, rows: SoLRows) -> SoLAnswer:
+    items = sol_items(request, rows.items)
+    models = [_model(m) for m in rows.models]
+    return SoLAnswer(request.series.site.site_id, METHOD, request.fit_days, items, models)

@@ -1,4 +1,6 @@
-"""GET /api/ess/stats/forecasting-sol/operating-sites/{site}/banks/[{bank}/[racks/{rack}/]]."""
+"""GET /api/ess/stats/forecasting-sol/operating-sites/{site}/banks/[{bank}/[racks/{rack}/]]
+(the bare list of days, as the earlier service answered) and the same under
+/api/ess/stats/forecasting-sol-detail/ (the days with the trend models and their backtest)."""
 
 from __future__ import annotations
 
@@ -6,25 +8,43 @@ from litestar import Controller, Request, get
 from litestar.params import FromPath
 
 from api.analytics.series import requested_series
-from api.analytics.sol.parse import FIT_DAYS_DEFAULT, SOL_PARAMETERS, parse_sol
-from api.analytics.sol.respond import SoLAnswer, sol_answer
-from api.analytics.sol.sql import SoLRows, sol_statement
+from api.analytics.sol.parse import FIT_DAYS_DEFAULT, SOL_PARAMETERS, SoLRequest, parse_sol
+from api.analytics.sol.respond import SoLAnswer, SoLItem, sol_answer, sol_items
+from api.analytics.sol.sql import DayRow, SoLRows, sol_days_statement, sol_statement
 from api.db import fetch
-from api.params import DAY_RANGE_DOCS, query_doc, query_of
+from api.params import HALF_OPEN_DAY_RANGE_DOCS, query_doc, query_of
 
 SOL_DOCS = {
-    **DAY_RANGE_DOCS,
+    **HALF_OPEN_DAY_RANGE_DOCS,
     "fit_days": query_doc(
         "fit-days", f"Days of history the trend is fitted to ({FIT_DAYS_DEFAULT})", 90
     ),
 }
+DAYS_DESCRIPTION = (
+    "SoL (State of Life) = (SoH - 80) x 5 per local day in [start-date, end-date) (end-date "
+    "excluded): observed days, then days forecast from a least-squares trend with a 95 % "
+    "prediction band (top_limit_value, bottom_limit_value); kind tells which. "
+)
 
 
-def serve_sol(
+def sol_request(
+    request: Request, site: int, bank: int | None = None, rack: int | None = None
+) -> SoLRequest:
+    series = requested_series(request, site, bank, rack)
+    return parse_sol(series, query_of(request, SOL_PARAMETERS))
+
+
+def serve_sol_days(
+    request: Request, site: int, bank: int | None = None, rack: int | None = None
+) -> list[SoLItem]:
+    planned = sol_request(request, site, bank, rack)
+    return sol_items(planned, fetch(request.app.state.pool, sol_days_statement(planned), DayRow))
+
+
+def serve_sol_detail(
     request: Request, site: int, bank: int | None = None, rack: int | None = None
 ) -> SoLAnswer:
-    series = requested_series(request, site, bank, rack)
-    planned = parse_sol(series, query_of(request, SOL_PARAMETERS))
+    planned = sol_request(request, site, bank, rack)
     (rows,) = fetch(request.app.state.pool, sol_statement(planned), SoLRows)
     return sol_answer(planned, rows)
 
@@ -33,23 +53,48 @@ class SoLController(Controller):
     path = "/api/ess/stats/forecasting-sol/operating-sites/{site:int}/banks"
     tags = ["safety"]
     parameters = SOL_DOCS
-    description = (
-        "SoL (State of Life) = (SoH - 80) x 5 per local day: observed days, then a forecast "
-        "from a least-squares trend with a 95 % prediction band (top_limit_value, "
-        "bottom_limit_value), and the trend model with its backtest against persistence. "
-        "end-date is the last day included; days after the last day with data are forecast."
+    description = DAYS_DESCRIPTION + (
+        "A bare list; the trend models and their backtest: /api/ess/stats/forecasting-sol-detail/."
     )
 
     @get("/", sync_to_thread=True, summary="SoL of every bank")
-    def banks(self, request: Request, site: FromPath[int]) -> SoLAnswer:
-        return serve_sol(request, site)
+    def banks(self, request: Request, site: FromPath[int]) -> list[SoLItem]:
+        return serve_sol_days(request, site)
 
     @get("/{bank:int}/", sync_to_thread=True, summary="SoL of one bank")
-    def bank(self, request: Request, site: FromPath[int], bank: FromPath[int]) -> SoLAnswer:
-        return serve_sol(request, site, bank)
+    def bank(self, request: Request, site: FromPath[int], bank: FromPath[int]) -> list[SoLItem]:
+        return serve_sol_days(request, site, bank)
 
     @get("/{bank:int}/racks/{rack:int}/", sync_to_thread=True, summary="SoL of one rack")
     def rack(
         self, request: Request, site: FromPath[int], bank: FromPath[int], rack: FromPath[int]
+    ) -> list[SoLItem]:
+        return serve_sol_days(request, site, bank, rack)
+
+
+class SoLDetailController(Controller):
+    path = "/api/ess/stats/forecasting-sol-detail/operating-sites/{site:int}/banks"
+    tags = ["safety"]
+    parameters = SOL_DOCS
+    description = DAYS_DESCRIPTION + (
+        "The days (items) with the method, and the trend model of each series with its "
+        "backtest against persistence (models)."
+    )
+
+    @get("/", sync_to_thread=True, summary="SoL of every bank, with the trend models")
+    def banks(self, request: Request, site: FromPath[int]) -> SoLAnswer:
+        return serve_sol_detail(request, site)
+
+    @get("/{bank:int}/", sync_to_thread=True, summary="SoL of one bank, with its trend model")
+    def bank(self, request: Request, site: FromPath[int], bank: FromPath[int]) -> SoLAnswer:
+        return serve_sol_detail(request, site, bank)
+
+    @get(
+        "/{bank:int}/racks/{rack:int}/",
+        sync_to_thread=True,
+        summary="SoL of one rack, with its trend model",
+    )
+    def rack(
+        self, request: Request, site: FromPath[int], bank: FromPath[int], rack: FromPath[int]
     ) -> SoLAnswer:
-        return serve_sol(request, site, bank, rack)
+        return serve_sol_detail(request, site, bank, rack)

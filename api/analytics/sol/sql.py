@@ -1,4 +1,5 @@
-"""SQL step of SoL: one statement, one row holding the days and the models."""
+"""SQL step of SoL: the days alone (sol_days.sql), or one row holding the days and the models
+(sol.sql)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from api.analytics.sol.parse import SoLRequest
 from api.db import Statement, sql_text
 
 SOL_SQL = sql_text(__file__, "sol.sql")
+SOL_DAYS_SQL = sql_text(__file__, "sol_days.sql")
 HOLDOUT_DAYS = 14
 
 
@@ -45,11 +47,18 @@ class SoLRows(msgspec.Struct):
     models: list[ModelRow]
 
 
-def sol_statement(request: SoLRequest) -> Statement:
-    return SOL_SQL, {
+def _params(request: SoLRequest) -> dict[str, object]:
+    return {
         **request.series.params(),
         "first_day": request.first,
         "last_day": request.last,
         "fit_days": request.fit_days,
-        "holdout_days": HOLDOUT_DAYS,
     }
+
+
+def sol_days_statement(request: SoLRequest) -> Statement:
+    return SOL_DAYS_SQL, _params(request)
+
+
+def sol_statement(request: SoLRequest) -> Statement:
+    return SOL_SQL, {**_params(request), "holdout_days": HOLDOUT_DAYS}

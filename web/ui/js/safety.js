@@ -109,15 +109,16 @@ export async function safetyPage(main) {
           params: { ...window, "time-bucket-width": "1 hour" },
         }),
         api(`${base}/socp/${where}/racks/`, { params: window }),
+        // end-date is excluded: 30 days either side of the day
         api(`${base}/forecasting-sol/${where}/`, {
-          params: { "start-date": addDays(day.value, -30), "end-date": addDays(day.value, 30) },
+          params: { "start-date": addDays(day.value, -30), "end-date": addDays(day.value, 31) },
         }),
       ]);
       const bankEpisodes = episodes.results.filter((e) => String(e.bank_id) === bank);
       const perLevel = {};
       for (const c of counts) perLevel[c.level] = (perLevel[c.level] ?? 0) + c.level_count;
-      const weak = socp.filter((i) => i.value.min.length)
-        .map((i) => ({ ...i, cell: i.value.min[0] }))
+      const weak = socp.filter((i) => i.positions.min.length)
+        .map((i) => ({ ...i, cell: i.positions.min[0] }))
         .sort((a, b) => b.cell.share - a.cell.share).slice(0, 15);
       const solBox = el("div", { class: "chart", id: "sol-chart" });
       out.replaceChildren(
@@ -134,7 +135,7 @@ export async function safetyPage(main) {
         table(["safety.level", "safety.count"], Object.entries(perLevel).map(([level, n]) => [level, n])),
         el("h2", { i18n: "safety.socp" }),
         table(["rack", "state", "SoC %", "samples", "cell", "share"],
-          weak.map((i) => [i.rack_id, i.charge_status, `${i.soc_range}–${i.soc_range + 10}`, i.samples,
+          weak.map((i) => [i.rack_id, i.operating_state, `${i.soc_range}–${i.soc_range + 10}`, i.samples,
             i.cell.cell_position, `${(100 * i.cell.share).toFixed(1)} %`])),
         el("h2", { i18n: "safety.sol" }), solBox,
       );
@@ -159,8 +160,7 @@ export async function safetyPage(main) {
   if (day.value) await load();
 }
 
-function drawSoL(box, answer, zone) {
-  const items = answer.items;
+function drawSoL(box, items, zone) {
   if (items.length < 2) {
     // a trend needs days: show the one value there is
     box.append(el("p", { class: "status" }, items.length ? `${items[0].date}: SoL ${items[0].value}` : t("none")));
