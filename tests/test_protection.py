@@ -193,6 +193,8 @@ def test_site_thresholds_override_the_defaults(conn, scratch_site):
     )
     store(conn, "rack", rows)
     assert not [e for e in episodes(conn, site) if e["code"] == 6]
+    # levels below the default release value (47.3) need the site's own release value first
+    conn.execute("SELECT ess.set_sos_parameter(%s, 'over_temperature', 35, 40)", (site,))
     conn.execute(
         "INSERT INTO ess.protection_threshold "
         "(site_id, code, quantity, direction, warning_level, fault_level, unit) "

@@ -63,6 +63,55 @@ AS $$
     ORDER BY h.ordinal, p.site_id NULLS LAST
 $$;
 
+-- Set the SoS parameters of one hazard at a site (p_site NULL: the defaults), replacing its
+-- row or adding one. Each refusal names what is wrong; a release value that is not strictly on
+-- the safe side of the warning value or of the protection levels in force is refused by the
+-- table's trigger (migration 0011), naming the level it crosses.
+--
+--   SELECT ess.set_sos_parameter(2, 'over_temperature', 45, 50);
+CREATE OR REPLACE FUNCTION ess.set_sos_parameter(
+    p_site integer,
+    p_hazard text,
+    p_h_s double precision,
+    p_h_w double precision,
+    p_zeta double precision DEFAULT 0.8
+)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM ess.sos_hazard AS h WHERE h.hazard = p_hazard) THEN
+        RAISE EXCEPTION 'unknown SoS hazard %', quote_literal(p_hazard)
+            USING
+                ERRCODE = 'invalid_parameter_value',
+                HINT = 'one of: ' || (
+                    SELECT string_agg(h.hazard, ', ' ORDER BY h.ordinal) FROM ess.sos_hazard AS h
+                );
+    END IF;
+    IF p_site IS NOT NULL AND NOT EXISTS (SELECT FROM ess.site AS s WHERE s.site_id = p_site) THEN
+        RAISE EXCEPTION 'no operating site %', p_site USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_h_s IS NULL OR p_h_w IS NULL OR p_h_s = p_h_w THEN
+        RAISE EXCEPTION
+            'the % release value h_s (%) and warning value h_w (%) must be two different numbers',
+            p_hazard, coalesce(p_h_s::text, 'none'), coalesce(p_h_w::text, 'none')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_zeta IS NULL OR p_zeta <= 0 OR p_zeta >= 1 THEN
+        RAISE EXCEPTION 'zeta (the factor at the warning value) must lie between 0 and 1, not %',
+            coalesce(p_zeta::text, 'none')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE ess.sos_parameter AS p
+    SET h_s = p_h_s, h_w = p_h_w, zeta = p_zeta
+    WHERE p.site_id IS NOT DISTINCT FROM p_site AND p.hazard = p_hazard;
+    IF NOT FOUND THEN
+        INSERT INTO ess.sos_parameter (site_id, hazard, h_s, h_w, zeta)
+        VALUES (p_site, p_hazard, p_h_s, p_h_w, p_zeta);
+    END IF;
+END;
+$$;
+
 -- Worst case of every hazard input per time bucket (in the site's local time), per rack, or per
 -- bank (p_per_rack false: the worst rack, rack_id NULL). avg_current gives the operating state.
 -- Reads the coarsest continuous aggregate that answers exactly (1 hour, 1 minute: 60x or 3600x
@@ -278,3 +327,7 @@ COMMENT ON FUNCTION ess.rack_hazard_inputs(
     integer, integer, integer, timestamptz, timestamptz, interval, boolean
 ) IS 'Worst case of the SoS/ExSoS hazard inputs per local time bucket, per rack or per bank, '
 'from the coarsest exact continuous aggregate or the raw rows';
+COMMENT ON FUNCTION ess.set_sos_parameter(
+    integer, text, double precision, double precision, double precision
+) IS 'Set the SoS release value, warning value and zeta of one hazard at a site (NULL: the '
+'defaults), with an error naming what is wrong. docs/analytics-safety.md';
