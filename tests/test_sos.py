@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import psycopg
 import pytest
 
 from tests.helpers import SEOUL, assert_problem, create_scratch_site, day_answer, store
@@ -296,3 +297,116 @@ def test_bad_inputs_are_problems(site_rows, client, path, params, status, parame
         f"/api/ess/stats/sos/operating-sites/{site_rows}/banks/{path}", params=params
     )
     assert_problem(answer, status, parameter)
+
+
+# -- the parameter tables stay consistent: a release value equal to a warning level divided by
+# zero in the ExSoS severity, one beyond it turned the scale round (severity 0 at the fault)
+
+
+def refusal(conn, statement: str, params: tuple) -> str:
+    with pytest.raises(psycopg.Error) as raised:
+        conn.execute(statement, params)
+    return str(raised.value)
+
+
+SET = "SELECT ess.set_sos_parameter(%s, %s, %s, %s)"
+
+
+@pytest.mark.parametrize(
+    ("hazard", "h_s", "h_w", "named"),
+    [
+        # equal to the protection map's warning level (50 C): the ExSoS scale divided by zero
+        ("over_temperature", 50, 55, "must be below the warning level 50 of protection code 6"),
+        # beyond it: severity 0 even at the fault level
+        ("over_temperature", 52, 56, "must be below the warning level 50 of protection code 6"),
+        # on the unsafe side of the SoS warning value
+        ("over_temperature", 45, 44, "must be below the SoS warning value h_w = 44"),
+        ("under_voltage", 3.1, 3.2, "must be above the SoS warning value h_w = 3.2"),
+        # over-current has no warning level: its fault level (120 A) bounds the release value
+        ("over_current", 120, 130, "must be below the fault level 120 of protection code 4"),
+    ],
+)
+def test_a_release_value_on_or_beyond_a_warning_level_is_refused(
+    conn, scratch_site, hazard, h_s, h_w, named
+):
+    site = scratch_site()
+    message = refusal(conn, SET, (site, hazard, h_s, h_w))
+    assert f"site {site}: the {hazard} release value h_s = {h_s} {named}" in message
+    # the plain INSERT is refused the same way, and nothing was stored
+    insert = "INSERT INTO ess.sos_parameter (site_id, hazard, h_s, h_w) VALUES (%s, %s, %s, %s)"
+    assert named in refusal(conn, insert, (site, hazard, h_s, h_w))
+    stored = conn.execute("SELECT count(*) FROM ess.sos_parameter WHERE site_id = %s", (site,))
+    assert stored.fetchone()[0] == 0
+
+
+def test_protection_levels_below_the_release_value_are_refused(conn, scratch_site):
+    site = scratch_site()
+    threshold = (
+        "INSERT INTO ess.protection_threshold "
+        "(site_id, code, quantity, direction, warning_level, fault_level, unit) "
+        "VALUES (%s, 6, 'rack_max_cell_temperature', %s, %s, %s, '°C')"
+    )
+    message = refusal(conn, threshold, (site, "above", 45, 50))
+    assert "the over_temperature release value h_s = 47.3 must be below the warning level 45" in (
+        message
+    )
+    assert "is 'below' its levels" in refusal(conn, threshold, (site, "below", 60, 40))
+    # with the site's own release value first, the lower levels are accepted
+    conn.execute(SET, (site, "over_temperature", 40, 45))
+    conn.execute(threshold, (site, "above", 45, 50))
+    # and the release value can no longer go back to the default under them
+    message = refusal(
+        conn,
+        "DELETE FROM ess.sos_parameter WHERE site_id = %s AND hazard = %s",
+        (site, "over_temperature"),
+    )
+    assert "h_s = 47.3 must be below the warning level 45 of protection code 6" in message
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        (("overheat", 40, 45), "unknown SoS hazard 'overheat'"),
+        (("over_temperature", 45, 45), "must be two different numbers"),
+        (("over_temperature", None, 45), "must be two different numbers"),
+    ],
+)
+def test_set_sos_parameter_names_what_is_wrong(conn, scratch_site, arguments, named):
+    assert named in refusal(conn, SET, (scratch_site(), *arguments))
+
+
+def test_set_sos_parameter_refuses_a_bad_zeta_and_an_unknown_site(conn, scratch_site):
+    site = scratch_site()
+    with_zeta = "SELECT ess.set_sos_parameter(%s, 'over_temperature', 40, 45, %s)"
+    assert "must lie between 0 and 1, not 1" in refusal(conn, with_zeta, (site, 1.0))
+    assert "no operating site 32000" in refusal(conn, SET, (32000, "over_temperature", 40, 45))
+
+
+def test_set_sos_parameter_replaces_the_row_of_the_site(conn, scratch_site):
+    site = scratch_site()
+    conn.execute(SET, (site, "over_temperature", 40, 45))
+    conn.execute(SET, (site, "over_temperature", 42, 46))
+    rows = conn.execute(
+        "SELECT h_s, h_w, zeta FROM ess.sos_parameter WHERE site_id = %s", (site,)
+    ).fetchall()
+    assert rows == [(42, 46, 0.8)]
+    assert sql_factor(conn, site, "over_temperature", 46) == pytest.approx(0.8)
+
+
+def test_the_severity_scale_runs_from_the_release_value_to_the_fault_level(conn):
+    """At every reference site the ExSoS severity of each hazard is 0 at its release value,
+    0.5 at the warning level and 1 at the fault level (the tables allow no other order)."""
+    for site in (1, 2, 3):
+        scale = conn.execute(
+            "SELECT p.hazard, p.h_s, t.warning_level, t.fault_level, "
+            "ess.hazard_severity(p.h_s, p.h_s, t.warning_level, t.fault_level), "
+            "ess.hazard_severity(t.warning_level, p.h_s, t.warning_level, t.fault_level), "
+            "ess.hazard_severity(t.fault_level, p.h_s, t.warning_level, t.fault_level) "
+            "FROM ess.site_sos_parameters(%s) AS p "
+            "JOIN ess.site_protection_thresholds(%s) AS t ON t.sos_hazard = p.hazard",
+            (site, site),
+        ).fetchall()
+        assert len(scale) == 8  # over-current is watched by the charge and discharge codes
+        for hazard, _, warning, _, at_release, at_warning, at_fault in scale:
+            assert at_release == 0 and at_fault == 1, hazard
+            assert at_warning == (0.5 if warning is not None else None), hazard
