@@ -243,17 +243,9 @@ def test_detail_holds_the_state_and_the_seven_inputs(racks, client):
     window = {"start-time": "2022-08-01T13:00:00", "end-time": "2022-08-01T13:01:00"}
     by_rack = {r["rack_id"]: r for r in client.get(base, params=window).json()}
     assert [by_rack[r]["membership_degree_detail"]["status"] for r in (1, 2, 3, 4)] == [0, 1, 2, 2]
+    # the worst case of the bucket, whichever pair the state chose (keys: test_compatibility)
     charging = by_rack[1]["membership_degree_detail"]
-    assert charging["max_voltage"] == 4.075
-    assert set(charging) == {
-        "status",
-        "max_voltage",
-        "max_temperature",
-        "min_voltage",
-        "min_temperature",
-        "voltage_gap",
-        "temperature_gap",
-    }
+    assert (charging["max_voltage"], charging["min_temperature"]) == (4.075, 24.0)
     assert by_rack[2]["membership_degree_detail"]["min_voltage"] == 3.10
     assert by_rack[3]["membership_degree_detail"]["voltage_gap"] == 0.4
 

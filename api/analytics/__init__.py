@@ -5,7 +5,8 @@ recipe for a new family is at the top of api/params.py):
 - sos/           SoS, State of Safety per rack and bucket (ess.rack_sos)
 - exsos/         ExSoS, the fuzzy extended SoS per bank or rack (ess.exsos)
 - socp/          SoCP, State of Cell Position (ess.rack_socp)
-- sol/           SoL, State of Life with its forecast (ess.sol_forecast, ess.sol_models)
+- sol/           SoL, State of Life with its forecast: the days (ess.sol_forecast), and with
+                 the trend models on the detail URL (ess.sol_models)
 - protection/    protection-map episodes and level counts (ess.protection_episodes, ...)
 - completeness/  rows stored vs expected per local day (ess.completeness)
 
