@@ -7,7 +7,7 @@ from datetime import date
 import msgspec
 
 from api.analytics.sol.parse import SoLRequest
-from api.analytics.sol.sql import HOLDOUT_DAYS, DayRow, ModelRow, SoLRows
+from api.analytics.sol.sql import HOLDOUT_DAYS, DayRow, ModelRow
 
 # SoL is in percent points (SoH in 0.1 % steps moves it by 0.5): 3 decimals drop only the
 # double-precision noise of the means (63.99999999999956); the slope is per day, so finer
@@ -109,7 +109,11 @@ def sol_items(request: SoLRequest, days: list[DayRow]) -> list[SoLItem]:
     ]
 
 
-def sol_answer(request: SoLRequest, rows: SoLRows) -> SoLAnswer:
-    items = sol_items(request, rows.items)
-    models = [_model(m) for m in rows.models]
-    return SoLAnswer(request.series.site.site_id, METHOD, request.fit_days, items, models)
+def sol_answer(request: SoLRequest, days: list[DayRow], models: list[ModelRow]) -> SoLAnswer:
+    return SoLAnswer(
+        request.series.site.site_id,
+        METHOD,
+        request.fit_days,
+        sol_items(request, days),
+        [_model(m) for m in models],
+    )

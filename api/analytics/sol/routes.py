@@ -10,7 +10,7 @@ from litestar.params import FromPath
 from api.analytics.series import requested_series
 from api.analytics.sol.parse import FIT_DAYS_DEFAULT, SOL_PARAMETERS, SoLRequest, parse_sol
 from api.analytics.sol.respond import SoLAnswer, SoLItem, sol_answer, sol_items
-from api.analytics.sol.sql import DayRow, SoLRows, sol_days_statement, sol_statement
+from api.analytics.sol.sql import DayRow, ModelRow, sol_days_statement, sol_models_statement
 from api.db import fetch
 from api.params import HALF_OPEN_DAY_RANGE_DOCS, query_doc, query_of
 
@@ -45,8 +45,10 @@ def serve_sol_detail(
     request: Request, site: int, bank: int | None = None, rack: int | None = None
 ) -> SoLAnswer:
     planned = sol_request(request, site, bank, rack)
-    (rows,) = fetch(request.app.state.pool, sol_statement(planned), SoLRows)
-    return sol_answer(planned, rows)
+    pool = request.app.state.pool
+    days = fetch(pool, sol_days_statement(planned), DayRow)
+    models = fetch(pool, sol_models_statement(planned), ModelRow)
+    return sol_answer(planned, days, models)
 
 
 class SoLController(Controller):

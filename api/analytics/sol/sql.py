@@ -1,5 +1,5 @@
-"""SQL step of SoL: the days alone (sol_days.sql), or one row holding the days and the models
-(sol.sql)."""
+"""SQL step of SoL: the days (sol_days.sql) and, for the detail URL, the trend models
+(sol_models.sql)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import msgspec
 from api.analytics.sol.parse import SoLRequest
 from api.db import Statement, sql_text
 
-SOL_SQL = sql_text(__file__, "sol.sql")
 SOL_DAYS_SQL = sql_text(__file__, "sol_days.sql")
+SOL_MODELS_SQL = sql_text(__file__, "sol_models.sql")
 HOLDOUT_DAYS = 14
 
 
@@ -42,11 +42,6 @@ class ModelRow(msgspec.Struct):
     band_coverage: float | None
 
 
-class SoLRows(msgspec.Struct):
-    items: list[DayRow]
-    models: list[ModelRow]
-
-
 def _params(request: SoLRequest) -> dict[str, object]:
     return {
         **request.series.params(),
@@ -60,5 +55,5 @@ def sol_days_statement(request: SoLRequest) -> Statement:
     return SOL_DAYS_SQL, _params(request)
 
 
-def sol_statement(request: SoLRequest) -> Statement:
-    return SOL_SQL, {**_params(request), "holdout_days": HOLDOUT_DAYS}
+def sol_models_statement(request: SoLRequest) -> Statement:
+    return SOL_MODELS_SQL, {**_params(request), "holdout_days": HOLDOUT_DAYS}
