@@ -42,7 +42,6 @@ class SoCPRequest:
     period: int
     days: list[SoCPDay]
     charge_status: str | None
-    days_parameter: str  # the one that chose the days, named if there are too many
 
 
 def parse_period(values: dict[str, str]) -> int:
@@ -74,7 +73,7 @@ def local_days(first: date, last: date) -> list[date]:
 
 
 def parse_days(values: dict[str, str], tz: ZoneInfo, now: datetime) -> tuple[list[date], str]:
-    """The days D asked for and the parameter that chose them."""
+    """The days D asked for and the parameter that chose them (named if there are too many)."""
     if values.get("date") is not None:
         # date with start-time or end-time: a 400 naming date
         window = window_of(values, tz)
@@ -118,4 +117,4 @@ def plan_socp(series: Series, values: dict[str, str], now: datetime) -> SoCPRequ
         )
         for day in days
     ]
-    return SoCPRequest(series, period, periods, parse_charge_status(values), days_parameter)
+    return SoCPRequest(series, period, periods, parse_charge_status(values))
