@@ -50,7 +50,9 @@ class DatabaseState:
         return self.state == "up"
 
 
-def judge(name: str, lag_seconds: float | None, max_lag_s: float, problem: str | None = None):
+def judge(
+    name: str, lag_seconds: float | None, max_lag_s: float, problem: str | None = None
+) -> DatabaseState:
     """The state of a database from one check: its lag, or the problem that stopped the check."""
     now = time.monotonic()
     if problem is not None:
@@ -87,7 +89,6 @@ class ReadPools:
         statement_timeout_ms: int = 30000,
     ) -> None:
         self.primary = primary
-        self.embedded = getattr(primary, "embedded", False)
         self.max_lag_s = max_lag_s
         self.primary_state = DatabaseState("primary", "unknown")
         self.replicas = [

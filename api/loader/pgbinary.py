@@ -45,7 +45,7 @@ def register(conn: psycopg.Connection) -> None:
 
 
 @lru_cache(maxsize=64)
-def packer(code: str, count: int) -> struct.Struct:
+def _packer(code: str, count: int) -> struct.Struct:
     return struct.Struct(">" + code * count)
 
 
@@ -60,7 +60,7 @@ def _fixed_width(oid: int, code: str) -> Callable[[Sequence], bytes]:
             return _HEADER.pack(1, 1, oid, count, 1) + body
         interleaved = [width, 0] * count
         interleaved[1::2] = values
-        return _HEADER.pack(1, 0, oid, count, 1) + packer("i" + code, count).pack(*interleaved)
+        return _HEADER.pack(1, 0, oid, count, 1) + _packer("i" + code, count).pack(*interleaved)
 
     return encode
 

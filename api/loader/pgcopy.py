@@ -3,10 +3,10 @@
 A COPY stream is a signature and a header, then per row its number of fields and per field its
 byte length and bytes (length -1 and no bytes for NULL), then a trailer of -1. The loader checks a
 file column by column; here a batch of columns becomes rows without a Python call per value: the
-fixed-width columns without NULLs are packed for all rows at once by one `struct` (most columns of
-a rack row), and only the others (jsonb, a column with empty cells) are encoded per value and
-spliced in. The columns of a batch are therefore written in their own order, which the batch's
-COPY statement names."""
+fixed-width columns without NULLs are packed for all rows at once as a numpy record array (most
+columns of a rack row), and only the others (jsonb, a column with empty cells) are encoded per
+value and spliced in. The columns of a batch are therefore written in their own order, which
+the batch's COPY statement names."""
 
 from __future__ import annotations
 
@@ -14,12 +14,15 @@ import struct
 from collections.abc import Sequence
 from itertools import chain
 
-from api.loader.pgbinary import ARRAY_TYPES, packer
+import numpy
+
+from api.loader.pgbinary import ARRAY_TYPES
 
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # no OIDs, no header extension
 TRAILER = struct.pack(">h", -1)
 _NULL = struct.pack(">i", -1)
 _JSONB_VERSION = b"\x01"
+NUMPY_TYPES = {"d": ">f8", "f": ">f4", "h": ">i2", "i": ">i4", "q": ">i8"}  # by struct code
 
 
 def _jsonb_field(text: bytes) -> bytes:
@@ -43,27 +46,38 @@ def _fields(sql_type: str, values: Sequence) -> list[bytes]:
 def encode_rows(sql_types: Sequence[str], columns: Sequence[Sequence]) -> tuple[list[int], bytes]:
     """The rows of a batch (one sequence per column, all of one length) in binary COPY format,
     without signature or trailer; and the order of the columns in them (indexes into
-    `sql_types`): first the ones packed as one block, then the ones encoded value by value."""
+    `sql_types`): first the ones packed as one block, then the ones spliced in row by row."""
     rows = len(columns[0])
+    # the block: a record per row (field count, then per column its length and value, or its
+    # whole encoded field when every row's has the same size), as a numpy record array without
+    # padding; numpy converts each column's list at C speed
+    layout: list[tuple[str, str]] = [("fields", ">i2")]
+    filled: list[tuple[str, object]] = [("fields", len(sql_types))]
     packed: list[int] = []
-    per_value: list[int] = []
+    spliced: list[tuple[int, list[bytes]]] = []
     for index, (sql_type, values) in enumerate(zip(sql_types, columns, strict=True)):
-        fixed = ARRAY_TYPES[sql_type].code is not None and None not in values
-        (packed if fixed else per_value).append(index)
-    # one row of the block: field count, then (length, value) per packed column
-    codes = [ARRAY_TYPES[sql_types[i]].code or "" for i in packed]
-    stride = 1 + 2 * len(packed)
-    flat: list = [None] * (rows * stride)
-    flat[0::stride] = [len(sql_types)] * rows
-    for position, (index, code) in enumerate(zip(packed, codes, strict=True)):
-        flat[1 + 2 * position :: stride] = [struct.calcsize(">" + code)] * rows
-        flat[2 + 2 * position :: stride] = columns[index]
-    row_code = "h" + "".join("i" + code for code in codes)
-    block = packer(row_code, rows).pack(*flat)
-    if not per_value:
-        return packed, block
-    width = len(block) // rows
-    view = memoryview(block)
+        code = ARRAY_TYPES[sql_type].code
+        if code is not None and None not in values:
+            layout += [(f"length{index}", ">i4"), (f"value{index}", NUMPY_TYPES[code])]
+            filled += [(f"length{index}", struct.calcsize(">" + code)), (f"value{index}", values)]
+            packed.append(index)
+            continue
+        fields = _fields(sql_type, values)
+        sizes = set(map(len, fields))
+        if len(sizes) == 1:  # a fault map that repeats, a column of NULLs
+            layout.append((f"field{index}", f"S{sizes.pop()}"))
+            filled.append((f"field{index}", fields))
+            packed.append(index)
+        else:
+            spliced.append((index, fields))
+    block = numpy.empty(rows, numpy.dtype(layout))
+    for name, values in filled:
+        block[name] = values
+    if not spliced:
+        return packed, block.tobytes()
+    width = block.dtype.itemsize
+    view = memoryview(block.tobytes())
     heads = [view[r * width : (r + 1) * width] for r in range(rows)]
-    tails = [_fields(sql_types[i], columns[i]) for i in per_value]
-    return packed + per_value, b"".join(chain.from_iterable(zip(heads, *tails, strict=True)))
+    tails = [fields for _, fields in spliced]
+    order = packed + [index for index, _ in spliced]
+    return order, b"".join(chain.from_iterable(zip(heads, *tails, strict=True)))
