@@ -83,8 +83,9 @@ def run(
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(
-            "ess load: interrupted; the batches inserted so far stay stored. Run the same command "
-            "again to complete the load (rows already stored are skipped).",
+            "ess load: interrupted; the files loaded so far stay stored (the file being loaded "
+            "too, up to its last batch sent, on the embedded engine). Run the same command again "
+            "to complete the load (rows already stored are skipped).",
             file=err,
         )
         return 130
