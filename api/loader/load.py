@@ -5,10 +5,10 @@ topology) and encoded in batches; only a file without a single malformed row is 
 `ON CONFLICT DO NOTHING`: rows already stored are skipped and never changed, so loading a file
 twice adds nothing the second time. Two ways to store, chosen by what the server accepts:
 
-- COPY (a real server): each checked batch is streamed by binary `COPY FROM STDIN` into a
-  temporary staging table while the next batch is being checked, then one
-  `INSERT ... SELECT ... ON CONFLICT DO NOTHING` moves the file into the hypertable; one
-  transaction per file, rolled back if a malformed row turns up.
+- COPY (a real server): each checked batch is sent by binary `COPY FROM STDIN` into a temporary
+  staging table as soon as it is checked, then one `INSERT ... SELECT ... ON CONFLICT DO NOTHING`
+  moves the file into the hypertable; one transaction per file, rolled back if a malformed row
+  turns up.
 - INSERT (the embedded engine, whose socket server has no COPY FROM STDIN): the checked batches
   are spooled (in memory, or a temporary file for large files) and sent as INSERTs of binary
   arrays. No transaction spans the file on purpose: the engine has one session for all clients,
@@ -123,8 +123,8 @@ SendBatch = Callable[[Plan, list[list]], None]
 
 def copy_from_stdin_supported(server_version: str) -> bool:
     """Whether the server takes `COPY FROM STDIN`: a real server does; the embedded engine's
-    socket server closes every connection to the engine at a COPY FROM STDIN (seen with
-    PGlite 0.3), so asking it by trying is no option: the server's own version() tells."""
+    socket server closes every connection to the engine at a COPY FROM STDIN (seen with the
+    engine of engine/), so asking it by trying is no option: the server's own version() tells."""
     return not is_embedded(server_version)
 
 
