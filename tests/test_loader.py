@@ -680,8 +680,8 @@ def test_binary_copy_rows_pack_fixed_columns_as_a_block_and_splice_the_others(co
     ]
     assert rows[2][4] == b'\x01{"a":1}'  # jsonb: version byte and text
     # fields of one size on every row (a fault map that repeats) join the block
-    order, same_size = encode_rows(["jsonb", "smallint"], [[b'{"a":1}', b'{"a":2}'], [7, 8]])
-    assert order == [0, 1]
+    same_order, same_size = encode_rows(["jsonb", "smallint"], [[b'{"a":1}', b'{"a":2}'], [7, 8]])
+    assert same_order == [0, 1]
     assert _decode_copy_rows(same_size, 2) == [
         [b'\x01{"a":1}', struct.pack(">h", 7)],
         [b'\x01{"a":2}', struct.pack(">h", 8)],
