@@ -19,13 +19,16 @@ from api.deid.routes import DEID_ROUTES
 from api.deid.views import check_views
 from api.errors import EXCEPTION_HANDLERS
 from api.forecasting.routes import FORECAST_ROUTES
+from api.health import health
 from api.operating_data.routes import OPERATING_DATA_ROUTES
 from api.operating_sites.routes import SiteController
+from api.replicas import ReadPools
 from api.root import root
 from api.ui.assets import openapi_viewers, static_routers
 
 ROUTES = [
     root,
+    health,
     SiteController,
     *OPERATING_DATA_ROUTES,
     *DEID_ROUTES,
@@ -35,26 +38,36 @@ ROUTES = [
 
 
 def create_app(pool: ConnectionPool | None = None, settings: Settings | None = None) -> Litestar:
-    """With a pool, the caller owns it (tests); otherwise the app opens one from settings."""
+    """With a pool (of the primary), the caller owns it (tests); otherwise the app opens one from
+    settings. The read endpoints read through app.state.pool: the replicas of
+    settings.read_urls when they serve, else that primary (api.replicas)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: Litestar):
-        owned = pool is None
-        app.state.pool = pool or open_pool(
+        primary = pool or open_pool(
             settings.database_url or settings.engine_url,
             settings.pool_max_size,
             settings.statement_timeout_ms,
         )
-        with app.state.pool.connection() as conn:
+        with primary.connection() as conn:
             app.state.catalog = load_catalog(conn)
             check_views(conn, settings)
             app.state.deid = load_deid_catalog(conn)
+        app.state.pool = ReadPools(
+            primary,
+            settings.read_urls,
+            max_lag_s=settings.replica_max_lag_s,
+            check_interval_s=settings.replica_check_interval_s,
+            pool_max_size=settings.pool_max_size,
+            statement_timeout_ms=settings.statement_timeout_ms,
+        )
         try:
             yield
         finally:
-            if owned:
-                app.state.pool.close()
+            app.state.pool.close()
+            if pool is None:
+                primary.close()
 
     return Litestar(
         route_handlers=[*ROUTES, *static_routers()],

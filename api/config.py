@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,24 +23,34 @@ class DatabaseUrlError(ValueError):
     pass
 
 
-def check_database_url(url: str) -> None:
-    """Refuse a DATABASE_URL that libpq cannot parse, naming the expected form."""
+def check_database_url(url: str, variable: str = "DATABASE_URL") -> None:
+    """Refuse a URL (of environment `variable`) that libpq cannot parse, naming the form."""
     if "://" in url and not url.startswith(("postgresql://", "postgres://")):
-        raise DatabaseUrlError(
-            f"DATABASE_URL must start with postgresql:// (the form is {URL_FORM})"
-        )
+        raise DatabaseUrlError(f"{variable} must start with postgresql:// (the form is {URL_FORM})")
     try:
         params = conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
         reason = str(exc).strip()
         raise DatabaseUrlError(
-            f"DATABASE_URL is not a connection URL ({reason}); the form is {URL_FORM}"
+            f"{variable} is not a connection URL ({reason}); the form is {URL_FORM}"
         ) from None
     for port in str(params.get("port", "")).split(","):
         if port and not port.isdigit():
             raise DatabaseUrlError(
-                f"DATABASE_URL: the port {port!r} is not a number; the form is {URL_FORM}"
+                f"{variable}: the port {port!r} is not a number; the form is {URL_FORM}"
             )
+
+
+def read_database_urls(text: str) -> tuple[str, ...]:
+    """DATABASE_READ_URL: URLs separated by spaces, or by commas before `postgresql://` (a
+    comma inside one URL separates the hosts of libpq's multi-host form)."""
+    urls = tuple(u for u in re.split(r"\s+|,(?=\s*postgres(?:ql)?://)", text) if u)
+    for url in urls:
+        try:
+            check_database_url(url, "DATABASE_READ_URL")
+        except DatabaseUrlError as exc:
+            raise ConfigurationError(str(exc)) from None
+    return urls
 
 
 class ConfigurationError(RuntimeError):
@@ -111,6 +122,17 @@ class AccessSettings:
 class Settings:
     # None means: use (or start) the embedded engine
     database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL") or None)
+    # read replicas for the read endpoints; migrations, loads and refreshes use database_url
+    read_urls: tuple[str, ...] = field(
+        default_factory=lambda: read_database_urls(os.environ.get("DATABASE_READ_URL", ""))
+    )
+    # a replica further behind than this serves no reads until it caught up
+    replica_max_lag_s: float = field(
+        default_factory=lambda: env_number("ESS_REPLICA_MAX_LAG_SECONDS", 30.0)
+    )
+    replica_check_interval_s: float = field(
+        default_factory=lambda: env_number("ESS_REPLICA_CHECK_SECONDS", 2.0, minimum=0.1)
+    )
     data_dir: Path = field(
         default_factory=lambda: Path(os.environ.get("ESS_DATA_DIR", REPO_ROOT / ".data"))
     )

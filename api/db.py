@@ -46,6 +46,23 @@ def server_is_embedded(url: str) -> bool:
 
 def open_pool(url: str, max_size: int = 8, statement_timeout_ms: int = 30000) -> ConnectionPool:
     embedded = server_is_embedded(url)
+    pool = _pool(url, embedded, 1, max_size, statement_timeout_ms)
+    pool.open(wait=True, timeout=30)
+    pool.embedded = embedded  # type: ignore[attr-defined]
+    return pool
+
+
+def replica_pool(url: str, max_size: int = 8, statement_timeout_ms: int = 30000) -> ConnectionPool:
+    """A read replica's pool: opened without waiting and without a connection kept, since the
+    replica may be down now (api.replicas decides when it is asked)."""
+    pool = _pool(url, False, 0, max_size, statement_timeout_ms)
+    pool.open(wait=False)
+    return pool
+
+
+def _pool(
+    url: str, embedded: bool, min_size: int, max_size: int, statement_timeout_ms: int
+) -> ConnectionPool:
     # no server-side prepared statements: the reset's DISCARD ALL deallocates them on a real
     # server while psycopg still counts them as prepared ("prepared statement _pg3_0 does not
     # exist"), and the embedded engine shares one session between connections
@@ -53,9 +70,9 @@ def open_pool(url: str, max_size: int = 8, statement_timeout_ms: int = 30000) ->
     if not embedded:
         # the embedded engine ignores statement_timeout; there, request windows bound the work
         kwargs["options"] = f"-c statement_timeout={statement_timeout_ms}"
-    pool = ConnectionPool(
+    return ConnectionPool(
         url,
-        min_size=1,
+        min_size=min_size,
         max_size=1 if embedded else max_size,
         kwargs=kwargs,
         configure=_reset,
@@ -63,9 +80,6 @@ def open_pool(url: str, max_size: int = 8, statement_timeout_ms: int = 30000) ->
         open=False,
         name="ess",
     )
-    pool.open(wait=True, timeout=30)
-    pool.embedded = embedded  # type: ignore[attr-defined]
-    return pool
 
 
 # -- the execute step of every route family: one statement (or a few, in one transaction) on a

@@ -99,13 +99,15 @@ class Server:
 
 
 @contextlib.contextmanager
-def api_server(url: str) -> Iterator[Server]:
+def api_server(url: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """The API in a uvicorn process of its own on DATABASE_URL `url`, with `env` added."""
     port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": url,
         "ESS_JWT_SECRET": SECRET,
         "ESS_RATE_LIMIT_BURST": "0",
+        **(env or {}),
     }
     process = subprocess.Popen(
         [

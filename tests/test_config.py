@@ -29,6 +29,9 @@ def test_env_number_reads_checks_and_names_the_variable(monkeypatch):
         ("ESS_POOL_MAX_SIZE", "0", Settings),
         ("ESS_ENGINE_PORT", "port", Settings),
         ("ESS_RATE_LIMIT_PER_SECOND", "fast", Settings),
+        ("ESS_REPLICA_MAX_LAG_SECONDS", "-1", Settings),
+        ("ESS_REPLICA_CHECK_SECONDS", "0", Settings),
+        ("DATABASE_READ_URL", "postgresql://host:port/ess", Settings),
         ("ESS_DOWNLOAD_SLICE_ROWS", "0", OperatingDataSettings.from_env),
     ],
 )

@@ -17,7 +17,7 @@ from api.config import REPO_ROOT
 
 API = REPO_ROOT / "api"
 BOTTOM = {"catalog", "params", "config", "db", "engine", "errors", "migrate", "refresh"}
-BOTTOM |= {"secret_files"}
+BOTTOM |= {"secret_files", "replicas"}
 TOP = {"app", "cli"}
 
 

@@ -9,6 +9,7 @@ import csv
 import gzip
 import io
 import json
+import struct
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,9 +19,12 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import pytest
 
+from api.catalog.model import load_catalog
 from api.cli import main
 from api.loader.command import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, run
+from api.loader.load import Loader, copy_from_stdin_supported
 from api.loader.pgbinary import ARRAY_TYPES, PackedArray, dictionary_encode, register
+from api.loader.pgcopy import SIGNATURE, TRAILER, encode_rows
 
 FAULTS = {"module1": 0, "module2": 1}
 PY_FAULTS = "{'module1': 0, 'module2': 1}"
@@ -570,7 +574,7 @@ def test_unreadable_files_are_rejected(conn, scratch_site, tmp_path):
     assert count(conn, site) == 0
 
 
-def test_progress_lines_report_rows_and_rate(conn, scratch_site, tmp_path, monkeypatch):
+def test_progress_lines_report_rows_and_rate(conn, pool, scratch_site, tmp_path, monkeypatch):
     import api.loader.load
 
     monkeypatch.setattr(api.loader.load, "PROGRESS_EVERY_SECONDS", 0.0)
@@ -579,7 +583,124 @@ def test_progress_lines_report_rows_and_rate(conn, scratch_site, tmp_path, monke
     code, out, err = load(conn, site, [path], batch_rows=5)
     assert code == EXIT_OK
     progress = [line for line in err.splitlines() if line.startswith("ess load: rack.csv:")]
-    assert "ess load: rack.csv: checked 5 rows (" in progress[0]
-    assert progress[-1].startswith("ess load: rack.csv: sent 20 of 20 rows (")
+    if pool.embedded:  # the INSERT path: checked, then sent
+        assert "ess load: rack.csv: checked 5 rows (" in progress[0]
+        assert progress[-1].startswith("ess load: rack.csv: sent 20 of 20 rows (")
+        assert " rows/s (checked in " in out
+    else:  # the COPY path: checked and staged batch by batch, then moved at once
+        assert "ess load: rack.csv: checked and staged 5 rows (" in progress[0]
+        assert progress[-1].startswith("ess load: rack.csv: checked and staged 20 rows (")
+        assert " rows/s (checked and staged in " in out and " s, moved in " in out
     assert all(line.endswith(" rows/s)") for line in progress)
-    assert " rows/s (checked in " in out
+
+
+# -- the two ways to store: COPY into a staging table (a real server), INSERT (embedded engine) ---
+
+EMBEDDED_VERSION = (
+    "PostgreSQL 17.5 on x86_64-pc-linux-gnu, compiled by emcc (Emscripten gcc/clang-like "
+    "replacement + linker emulating GNU ld) 3.1.74, 32-bit"
+)
+SERVER_VERSION = (
+    "PostgreSQL 15.20 (Debian 15.20-0+deb12u1) on x86_64-pc-linux-gnu, compiled by gcc "
+    "(Debian 12.2.0-14) 12.2.0, 64-bit"
+)
+
+
+def test_copy_is_chosen_where_the_server_takes_copy_from_stdin():
+    assert copy_from_stdin_supported(SERVER_VERSION)
+    assert not copy_from_stdin_supported(EMBEDDED_VERSION)
+
+
+def test_files_are_stored_the_way_the_server_supports(conn, pool, scratch_site, tmp_path):
+    """The whole module runs on either path (ESS_TEST_DATABASE_URL: a real server, COPY);
+    here the path taken is asserted, with its counts and an all-or-nothing failure late in a
+    file whose first batches were already streamed."""
+    site = scratch_site()
+    loader = Loader(
+        conn,
+        load_catalog(conn),
+        load_catalog(conn).require_site(site),
+        "rack",
+        batch_rows=4,
+        progress=None,
+    )
+    expected = "insert" if pool.embedded else "copy"
+    assert loader.method == expected
+    rows = rack_rows(3)
+    path = write_csv(tmp_path / "rack.csv", RACK_HEADER, rows + rows[:2])  # 2 repeated rows
+    report = loader.load(path)
+    assert (report.method, report.accepted) == (expected, True)
+    assert (report.rows, report.inserted, report.skipped) == (17, 15, 2)
+    assert stored(conn, site, columns="ts, bank_id, rack_id, rack_module_fault")[0][3] == FAULTS
+    assert (loader.load(path).inserted, count(conn, site)) == (0, 15)
+
+    later = rack_rows(3, day=11)
+    later[13][3] = "not a number"  # in the fourth batch of 4 rows
+    late_failure = loader.load(write_csv(tmp_path / "later.csv", RACK_HEADER, later))
+    assert not late_failure.accepted and late_failure.inserted == 0
+    assert count(conn, site) == 15
+    assert not conn.info.transaction_status  # idle: nothing left open by a rolled back file
+
+
+def _decode_copy_rows(data: bytes, columns: int) -> list[list[bytes | None]]:
+    """Rows of raw field bytes from binary COPY data without signature or trailer."""
+    rows, at = [], 0
+    while at < len(data):
+        (count_,) = struct.unpack_from(">h", data, at)
+        assert count_ == columns
+        at += 2
+        fields = []
+        for _ in range(count_):
+            (length,) = struct.unpack_from(">i", data, at)
+            at += 4
+            fields.append(None if length < 0 else data[at : at + length])
+            at += max(length, 0)
+        rows.append(fields)
+    return rows
+
+
+def test_binary_copy_rows_pack_fixed_columns_as_a_block_and_splice_the_others(conn, pool):
+    types = ["timestamp with time zone", "smallint", "double precision", "jsonb", "real"]
+    columns = [
+        [1, 2, 3],
+        [1, 2, 3],
+        [1.5, None, -2.0],
+        [b'{"a":1}', None, b'{"a":1}'],
+        [0.5, 0.25, 1.0],
+    ]
+    order, data = encode_rows(types, columns)
+    assert order == [0, 1, 4, 2, 3]  # the block: no NULL, fixed width; then value by value
+    rows = _decode_copy_rows(data, len(types))
+    assert rows[1] == [
+        struct.pack(">q", 2),
+        struct.pack(">h", 2),
+        struct.pack(">f", 0.25),
+        None,
+        None,
+    ]
+    assert rows[2][4] == b'\x01{"a":1}'  # jsonb: version byte and text
+    # fields of one size on every row (a fault map that repeats) join the block
+    same_order, same_size = encode_rows(["jsonb", "smallint"], [[b'{"a":1}', b'{"a":2}'], [7, 8]])
+    assert same_order == [0, 1]
+    assert _decode_copy_rows(same_size, 2) == [
+        [b'\x01{"a":1}', struct.pack(">h", 7)],
+        [b'\x01{"a":2}', struct.pack(">h", 8)],
+    ]
+    if pool.embedded:
+        return  # the embedded engine takes no COPY FROM STDIN; the bytes are checked above
+    with conn.transaction():
+        conn.execute(
+            "CREATE TEMPORARY TABLE copy_check (t timestamptz, s int2, d float8, j jsonb, "
+            "r float4) ON COMMIT DROP"
+        )
+        names = ", ".join("tsdjr"[i] for i in order)
+        with conn.cursor().copy(f"COPY copy_check ({names}) FROM STDIN (FORMAT binary)") as copy:
+            copy.write(SIGNATURE + data + TRAILER)
+        back = conn.execute(
+            "SELECT (t - '2000-01-01 UTC')::text, s, d, j, r FROM copy_check ORDER BY s"
+        ).fetchall()
+    assert back == [
+        ("00:00:00.000001", 1, 1.5, {"a": 1}, 0.5),
+        ("00:00:00.000002", 2, None, None, 0.25),
+        ("00:00:00.000003", 3, -2.0, {"a": 1}, 1.0),
+    ]

@@ -2,7 +2,8 @@
 
 - PUBLIC: the site catalog and the de-identified data. Anonymous by default (rate limited per
   client); with ESS_DEID_REQUIRE_TOKEN a token with ess:deid:read (or ess:raw:read) and the site.
-- OPEN: the entry page, the OpenAPI documents and the web UI's files.
+- OPEN: the entry page, the OpenAPI documents, the web UI's files and the health check (for load
+  balancers; it names no host).
 - RAW: everything else, including every route added later: a token with ess:raw:read and, when
   the route names an operating site, that site. Analytics are derived from raw data (protection
   events even come from the BMS's fault flags), so they are raw too.
@@ -42,7 +43,7 @@ class Access(enum.Enum):
 
 _SITE = r"\{site(:\w+)?\}"
 RULES = (
-    (re.compile(r"/|/schema(/.*)?|/ui(/.*)?"), Access.OPEN),
+    (re.compile(r"/|/schema(/.*)?|/ui(/.*)?|/api/ess/health"), Access.OPEN),
     (re.compile(rf"/api/ess/operating-sites(/{_SITE})?/?"), Access.PUBLIC),
     (re.compile(r"/api/ess/(download/)?di/.*"), Access.PUBLIC),
 )

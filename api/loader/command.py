@@ -21,6 +21,8 @@ from api.loader.sources import SUFFIXES, file_format
 from api.refresh import analyze
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+# the two phases of a file's load, by the way it was stored (FileReport.method)
+PHASES = {"copy": ("checked and staged", "moved"), "insert": ("checked", "sent")}
 
 
 class UsageError(Exception):
@@ -81,13 +83,23 @@ def run(
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(
-            "ess load: interrupted; the batches inserted so far stay stored. Run the same command "
-            "again to complete the load (rows already stored are skipped).",
+            "ess load: interrupted; the files loaded so far stay stored (the file being loaded "
+            "too, up to its last batch sent, on the embedded engine). Run the same command again "
+            "to complete the load (rows already stored are skipped).",
             file=err,
         )
         return 130
     if len(reports) > 1:
         print_total(reports, out)
+    after_load(conn, component, reports, refresh, out)
+    return EXIT_OK if all(r.accepted for r in reports) else EXIT_REJECTED
+
+
+def after_load(
+    conn: psycopg.Connection, component: str, reports: list[FileReport], refresh: bool, out: IO[str]
+) -> None:
+    """What follows the files' loads: statistics of the written table, then the continuous
+    aggregates over the loaded time ranges."""
     if any(r.inserted for r in reports):
         analyze(conn, [component])
     if refresh:
@@ -99,7 +111,6 @@ def run(
                 f"range(s) in {time.monotonic() - started:.1f} s",
                 file=out,
             )
-    return EXIT_OK if all(r.accepted for r in reports) else EXIT_REJECTED
 
 
 def print_report(report: FileReport, out: IO[str], err: IO[str]) -> None:
@@ -121,8 +132,8 @@ def print_report(report: FileReport, out: IO[str], err: IO[str]) -> None:
     print(
         f"{name}: {report.rows:,} rows: {report.inserted:,} inserted, {report.skipped:,} skipped "
         f"(already stored or repeated in the file), 0 rejected; {report.seconds:.1f} s, "
-        f"{rate:,.0f} rows/s (checked in {report.validate_seconds:.1f} s, sent in "
-        f"{report.insert_seconds:.1f} s)",
+        f"{rate:,.0f} rows/s ({PHASES[report.method][0]} in {report.validate_seconds:.1f} s, "
+        f"{PHASES[report.method][1]} in {report.insert_seconds:.1f} s)",
         file=out,
     )
 

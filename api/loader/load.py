@@ -1,14 +1,19 @@
-"""Load files into a component hypertable: validate the whole file, then insert it in batches.
+"""Load files into a component hypertable: validate the whole file, then store it.
 
-A file is all or nothing. The first pass reads and checks every row (numbers, times, keys against
-the site's topology) and encodes the rows into batches of binary arrays, spooled in memory or, for
-large files, in a temporary file. Only a file without a single malformed row reaches the second
-pass, which sends the batches as `INSERT ... ON CONFLICT DO NOTHING`: rows already stored are
-skipped and never changed, so loading a file twice adds nothing the second time, and a load
-interrupted between batches is completed by running it again.
+A file is all or nothing. Every row is read and checked (numbers, times, keys against the site's
+topology) and encoded in batches; only a file without a single malformed row is stored, by
+`ON CONFLICT DO NOTHING`: rows already stored are skipped and never changed, so loading a file
+twice adds nothing the second time. Two ways to store, chosen by what the server accepts:
 
-No transaction spans the file on purpose: the embedded engine has one session for all clients,
-and a long transaction there would take every other client's statements into it."""
+- COPY (a real server): each checked batch is sent by binary `COPY FROM STDIN` into a temporary
+  staging table as soon as it is checked, then one `INSERT ... SELECT ... ON CONFLICT DO NOTHING`
+  moves the file into the hypertable; one transaction per file, rolled back if a malformed row
+  turns up.
+- INSERT (the embedded engine, whose socket server has no COPY FROM STDIN): the checked batches
+  are spooled (in memory, or a temporary file for large files) and sent as INSERTs of binary
+  arrays. No transaction spans the file on purpose: the engine has one session for all clients,
+  and a long transaction there would take every other client's statements into it; a load
+  interrupted between batches is completed by running it again."""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ import pickle
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,6 +34,7 @@ from api.engine import is_embedded
 from api.loader.convert import PG_EPOCH, convert_column
 from api.loader.pgbinary import ARRAY_TYPES, PackedArray, dictionary_encode
 from api.loader.pgbinary import register as register_packed_arrays
+from api.loader.pgcopy import SIGNATURE, TRAILER, encode_rows
 from api.loader.plan import TIME_COLUMN, FileRejected, Plan, plan_file
 from api.loader.sources import RawBatch, open_source
 from api.refresh import refresh_aggregates
@@ -48,6 +54,7 @@ PROGRESS_EVERY_SECONDS = 2.0
 @dataclass
 class FileReport:
     path: Path
+    method: str = "insert"  # how it was stored: "copy" or "insert" (see the module's doc)
     rows: int = 0  # rows read (all of them, whether inserted, skipped or malformed)
     inserted: int = 0
     rejected: int = 0  # malformed rows
@@ -55,8 +62,8 @@ class FileReport:
     problem: str | None = None  # why the file was rejected
     first_micros: int | None = None  # time range of the file's rows (PostgreSQL microseconds)
     last_micros: int | None = None
-    validate_seconds: float = 0.0
-    insert_seconds: float = 0.0
+    validate_seconds: float = 0.0  # on the COPY path: checking and streaming into the stage
+    insert_seconds: float = 0.0  # on the COPY path: moving the staged rows
     ignored_columns: tuple[str, ...] = ()
     stopped_early: bool = False  # checking stopped at the error limit before the end of the file
 
@@ -111,6 +118,16 @@ class Progress:
         print(f"ess load: {self.label} {done:,}{of} rows ({rate:,.0f} rows/s)", file=self.stream)
 
 
+SendBatch = Callable[[Plan, list[list]], None]
+
+
+def copy_from_stdin_supported(server_version: str) -> bool:
+    """Whether the server takes `COPY FROM STDIN`: a real server does; the embedded engine's
+    socket server closes every connection to the engine at a COPY FROM STDIN (seen with the
+    engine of engine/), so asking it by trying is no option: the server's own version() tells."""
+    return not is_embedded(server_version)
+
+
 class Loader:
     """Loads files of one component of one site over one connection (autocommit)."""
 
@@ -132,11 +149,9 @@ class Loader:
         self.batch_rows = batch_rows
         self.max_errors = max_errors
         self.progress = progress
-        self.batch_bytes = (
-            BATCH_BYTES_EMBEDDED
-            if is_embedded(conn.execute("SELECT version()").fetchone()[0])
-            else BATCH_BYTES_SERVER
-        )
+        by_copy = copy_from_stdin_supported(conn.execute("SELECT version()").fetchone()[0])
+        self.method = "copy" if by_copy else "insert"
+        self.batch_bytes = BATCH_BYTES_SERVER if by_copy else BATCH_BYTES_EMBEDDED
         register_packed_arrays(conn)
         if component == "rack":
             self.valid_keys = {
@@ -148,21 +163,65 @@ class Loader:
             self.valid_keys = set(site.rack_counts)
 
     def load(self, path: Path) -> FileReport:
+        if self.method == "copy":
+            return self.copy(path)
         return self.store(self.check(path))
 
+    def copy(self, path: Path) -> FileReport:
+        """The COPY path: check and stream into a staging table, then move, in one transaction."""
+        report = FileReport(path, method="copy")
+        staged: list[Plan] = []
+
+        def send(plan: Plan, columns: list[list]) -> None:
+            if not staged:
+                self.conn.execute(plan.stage)
+                staged.append(plan)
+            self._note_window(plan, columns, report)
+            order, rows = encode_rows([c.sql_type for c in plan.columns], columns)
+            with self.conn.cursor().copy(plan.copy(order)) as copy:
+                copy.write(SIGNATURE)
+                copy.write(rows)
+                copy.write(TRAILER)
+
+        with self.conn.transaction():
+            self._check_file(path, report, send)
+            if not report.accepted:
+                raise psycopg.Rollback
+            if staged:
+                started = time.monotonic()
+                moved = self.conn.execute(staged[0].move, [self.site.site_id])
+                report.inserted = moved.rowcount
+                report.insert_seconds = time.monotonic() - started
+        return report
+
     def check(self, path: Path) -> CheckedFile:
-        """Pass 1: read, check and encode the whole file (no database work)."""
+        """The INSERT path's pass 1: read, check and encode the whole file (no database work)."""
         report = FileReport(path)
-        started = time.monotonic()
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES)  # noqa: SIM115
-        plan, batches = None, 0
+
+        def send(plan: Plan, columns: list[list]) -> None:
+            self._note_window(plan, columns, report)
+            arrays = encode_batch(plan, columns)
+            pickle.dump((len(columns[0]), arrays), spool, protocol=pickle.HIGHEST_PROTOCOL)
+
         try:
-            plan, batches = self._validate(path, report, spool)
-        except FileRejected as exc:
-            report.problem = str(exc)
+            plan, batches = self._check_file(path, report, send)
         except BaseException:
             spool.close()
             raise
+        return CheckedFile(report, plan, batches, spool)
+
+    def _check_file(
+        self, path: Path, report: FileReport, send: SendBatch
+    ) -> tuple[Plan | None, int]:
+        """Read and check the whole file; each batch goes to `send` while no row was malformed.
+        The plan (None if the file was rejected before it) and the number of batches sent."""
+        started = time.monotonic()
+        plan, batches = None, 0
+        try:
+            plan, batches = self._validate(path, report, send)
+        except FileRejected as exc:
+            report.problem = str(exc)
         report.validate_seconds = time.monotonic() - started
         if report.problem is None and report.rejected:
             report.problem = f"{report.rejected} malformed rows"
@@ -171,10 +230,10 @@ class Loader:
                     f" in the first {report.rows:,} rows (checking stops after "
                     f"{self.max_errors} errors; there may be more)"
                 )
-        return CheckedFile(report, plan, batches, spool)
+        return plan, batches
 
     def store(self, checked: CheckedFile) -> FileReport:
-        """Pass 2: insert a checked file's batches, unless it was rejected."""
+        """The INSERT path's pass 2: insert a checked file's batches, unless it was rejected."""
         report = checked.report
         with checked.spool as spool:
             if report.accepted:
@@ -186,7 +245,7 @@ class Loader:
 
     # -- pass 1: read, validate, encode --------------------------------------------------------
 
-    def _validate(self, path: Path, report: FileReport, spool: IO[bytes]) -> tuple[Plan, int]:
+    def _validate(self, path: Path, report: FileReport, send: SendBatch) -> tuple[Plan, int]:
         source = open_source(path, self.site.timezone)
         try:
             plan = plan_file(
@@ -194,7 +253,8 @@ class Loader:
             )
             report.ignored_columns = plan.ignored
             size = self.rows_per_batch(plan)
-            progress = Progress(self.progress, f"{path.name}: checked")
+            done = "checked and staged" if report.method == "copy" else "checked"
+            progress = Progress(self.progress, f"{path.name}: {done}")
             batches = 0
             used = [c.source_index for c in plan.columns]
             for raw in source.batches(size, used):
@@ -207,7 +267,7 @@ class Loader:
                         report.stopped_early = True
                         break
                 elif not report.rejected:
-                    self._spool(plan, columns, report, spool)
+                    send(plan, columns)
                     batches += 1
                 progress.update(report.rows)
             return plan, batches
@@ -273,17 +333,16 @@ class Loader:
         banks = ", ".join(map(str, sorted(self.site.rack_counts)))
         return f"site {self.site.site_id} has no bank {bank} (banks: {banks})"
 
-    def _spool(self, plan: Plan, columns: list[list], report: FileReport, spool: IO[bytes]) -> None:
+    @staticmethod
+    def _note_window(plan: Plan, columns: list[list], report: FileReport) -> None:
         times = columns[plan.index_of(TIME_COLUMN)]
         first, last = min(times), max(times)
         if report.first_micros is None or first < report.first_micros:
             report.first_micros = first
         if report.last_micros is None or last > report.last_micros:
             report.last_micros = last
-        arrays = encode_batch(plan, columns)
-        pickle.dump((len(times), arrays), spool, protocol=pickle.HIGHEST_PROTOCOL)
 
-    # -- pass 2: insert --------------------------------------------------------------------------
+    # -- the INSERT path's pass 2 ----------------------------------------------------------------
 
     def _insert(self, plan: Plan, batches: int, spool: IO[bytes], report: FileReport) -> None:
         progress = Progress(self.progress, f"{report.path.name}: sent", report.rows)

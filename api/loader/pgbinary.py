@@ -86,17 +86,22 @@ class ArrayType(NamedTuple):
     name: str  # element type, for the parameter's cast
     encode: Callable[[Sequence], bytes]
     element_bytes: int  # with its length word; for jsonb sent as a dictionary index (smallint)
+    code: str | None = None  # struct code of a fixed-width element (binary COPY packs rows by it)
+
+
+def _fixed(name: str, oid: int, code: str) -> ArrayType:
+    return ArrayType(name, _fixed_width(oid, code), 4 + struct.calcsize(">" + code), code)
 
 
 # SQL type of a hypertable column, as the catalog reports it (format_type)
 ARRAY_TYPES: dict[str, ArrayType] = {
-    "double precision": ArrayType("float8", _fixed_width(701, "d"), 12),
-    "real": ArrayType("float4", _fixed_width(700, "f"), 8),
-    "smallint": ArrayType("int2", _fixed_width(21, "h"), 6),
-    "integer": ArrayType("int4", _fixed_width(23, "i"), 8),
-    "bigint": ArrayType("int8", _fixed_width(20, "q"), 12),
+    "double precision": _fixed("float8", 701, "d"),
+    "real": _fixed("float4", 700, "f"),
+    "smallint": _fixed("int2", 21, "h"),
+    "integer": _fixed("int4", 23, "i"),
+    "bigint": _fixed("int8", 20, "q"),
     # microseconds since 2000-01-01 00:00 UTC, PostgreSQL's own representation
-    "timestamp with time zone": ArrayType("timestamptz", _fixed_width(1184, "q"), 12),
+    "timestamp with time zone": _fixed("timestamptz", 1184, "q"),
     "jsonb": ArrayType("jsonb", encode_jsonb, 6),
 }
 

@@ -15,6 +15,7 @@ from api.catalog.model import Site
 from api.loader.convert import Converter, make_converter
 from api.loader.pgbinary import ARRAY_TYPES, INTEGER_RANGES
 
+STAGE_TABLE = sql.Identifier("pg_temp", "ess_load_stage")
 TIME_COLUMN = "ts"
 TIME_HEADERS = ("timestamp", "ts")  # the source data's name, and the hypertable's
 TIME_SQL_TYPE = "timestamp with time zone"
@@ -44,9 +45,18 @@ class Plan:
     columns: tuple[PlannedColumn, ...]
     ignored: tuple[str, ...]  # unnamed columns (a pandas index) that are skipped
     insert: sql.Composed
+    stage: sql.Composed  # the COPY path: a temporary table of the file's columns,
+    move: sql.Composed  # and the statement that moves its rows into the hypertable
 
     def index_of(self, name: str) -> int:
         return next(i for i, c in enumerate(self.columns) if c.name == name)
+
+    def copy(self, order: list[int]) -> sql.Composed:
+        """COPY of a batch into the staging table, its columns in `order` (see pgcopy)."""
+        return sql.SQL("COPY {stage} ({columns}) FROM STDIN (FORMAT binary)").format(
+            stage=STAGE_TABLE,
+            columns=sql.SQL(", ").join(sql.Identifier(self.columns[i].name) for i in order),
+        )
 
 
 def normalise_header(name: str) -> str:
@@ -130,6 +140,8 @@ def plan_file(
         columns=tuple(planned),
         ignored=ignored,
         insert=_insert_statement(component, planned),
+        stage=_stage_statement(planned),
+        move=_move_statement(component, planned),
     )
 
 
@@ -160,3 +172,23 @@ def _insert_statement(component: str, columns: list[PlannedColumn]) -> sql.Compo
         columns=sql.SQL(", ").join(sql.Identifier(c.name) for c in columns),
         values=sql.SQL(", ").join(values),
     )
+
+
+def _stage_statement(columns: list[PlannedColumn]) -> sql.Composed:
+    """The staging table of the COPY path: the file's columns, no constraint, no index, dropped
+    with the transaction that loads the file. The types come from ARRAY_TYPES' keys (the
+    catalog's format_type), checked by plan_file."""
+    return sql.SQL("CREATE TEMPORARY TABLE {stage} ({columns}) ON COMMIT DROP").format(
+        stage=STAGE_TABLE,
+        columns=sql.SQL(", ").join(
+            sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.sql_type)) for c in columns
+        ),
+    )
+
+
+def _move_statement(component: str, columns: list[PlannedColumn]) -> sql.Composed:
+    names = sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
+    return sql.SQL(
+        "INSERT INTO ess.{table} (site_id, {columns}) SELECT %s::int2, {columns} FROM {stage} "
+        "ON CONFLICT DO NOTHING"
+    ).format(table=sql.Identifier(component), columns=names, stage=STAGE_TABLE)

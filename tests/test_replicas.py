@@ -1,0 +1,215 @@
+"""Read replicas: reads go to a replica that is up and close enough behind, else to the primary;
+/api/ess/health shows each database.
+
+On any test database (the embedded engine in `make test`), a port where nothing listens stands for
+a replica that is down, and stand-ins that count the connections they lend (on the test pool) for
+replicas that are up: the embedded engine serves one session, and a second pool on it does not
+stand for a second database (seen: the first pool then got no connection). With
+ESS_TEST_READ_DATABASE_URL, one or more streaming replicas of ESS_TEST_DATABASE_URL (e.g. made
+by pg_basebackup -R), the tests at the end also drive a real one: reads served in recovery, and a
+replica whose replay is paused skipped once it is behind by more than the limit, then used again."""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import replace
+
+import psycopg
+import pytest
+from litestar.testing import TestClient
+
+from api.app import create_app
+from api.config import ConfigurationError, read_database_urls
+from api.health import health_of
+from api.replicas import DatabaseState, ReadPools, Replica, judge
+from tests.helpers import settings_for_tests
+
+NOBODY = "postgresql://postgres@127.0.0.1:1/ess?connect_timeout=2"  # no server on port 1
+REAL_REPLICAS = os.environ.get("ESS_TEST_READ_DATABASE_URL", "").split()
+
+
+class CountingPool:
+    """A replica's pool stand-in: lends the test pool's connection and counts."""
+
+    def __init__(self, pool) -> None:
+        self.pool = pool
+        self.lent = 0
+
+    @contextmanager
+    def connection(self, timeout: float | None = None):
+        with self.pool.connection(timeout=timeout) as conn:
+            self.lent += 1
+            yield conn
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_lag_limit_decides_between_up_and_lagging():
+    assert judge("replica 1", 0.0, 5.0).state == "up"
+    assert judge("replica 1", 5.0, 5.0).state == "up"  # at the limit: still serves
+    lagging = judge("replica 1", 5.01, 5.0)
+    assert (lagging.state, lagging.serves_reads, lagging.lag_seconds) == ("lagging", False, 5.01)
+    down = judge("replica 1", None, 5.0, "connection refused")
+    assert (down.state, down.serves_reads, down.problem) == ("down", False, "connection refused")
+
+
+def test_health_says_which_database_serves_reads():
+    up, lagging = DatabaseState("replica 1", "up", 0.1), DatabaseState("replica 2", "lagging", 40)
+    primary = DatabaseState("primary", "up", 0.0)
+    body, status = health_of([primary, up, lagging])
+    assert (status, body.status) == (200, "degraded")
+    assert [d.serves_reads for d in body.databases] == [False, True, False]
+    body, status = health_of([primary, lagging])  # no replica serves: the primary reads
+    assert (status, body.status, body.databases[0].serves_reads) == (200, "degraded", True)
+    body, status = health_of([primary])
+    assert (status, body.status) == (200, "ok")
+    body, status = health_of([DatabaseState("primary", "down", problem="gone"), lagging])
+    assert (status, body.status) == (503, "down")
+
+
+def test_database_read_url_takes_several_urls_and_names_itself_in_errors():
+    two = "postgresql://a:5432/ess, postgresql://b:5432/ess"
+    assert read_database_urls(two) == ("postgresql://a:5432/ess", "postgresql://b:5432/ess")
+    spaced = " postgresql://a/ess   postgres://b/ess "
+    assert read_database_urls(spaced) == ("postgresql://a/ess", "postgres://b/ess")
+    multi_host = "postgresql://a:5432,b:5432/ess?target_session_attrs=any"
+    assert read_database_urls(multi_host) == (multi_host,)
+    assert read_database_urls("") == ()
+    with pytest.raises(ConfigurationError, match="DATABASE_READ_URL must start with postgresql"):
+        read_database_urls("mysql://a/ess")
+
+
+def test_replicas_take_reads_in_turn_and_a_down_or_lagging_one_is_skipped(pool):
+    pools = ReadPools(pool)
+    try:
+        pools.replicas = [Replica(f"replica {n}", "", CountingPool(pool)) for n in (1, 2, 3, 4)]
+        states = [judge("", 0.5, 30), judge("", None, 30, "gone"), judge("", 0.0, 30)]
+        for replica, state in zip(pools.replicas, [*states, judge("", 31.0, 30)], strict=True):
+            replica.state = state
+        for _ in range(4):
+            with pools.connection() as conn:
+                assert conn.execute("SELECT 1").fetchone() == (1,)
+        assert [r.pool.lent for r in pools.replicas] == [2, 0, 2, 0]
+        for replica in pools.replicas:
+            replica.state = judge("", None, 30, "gone")
+        before = pool.get_stats().get("requests_num", 0)
+        with pools.connection() as conn:  # none serves: the primary reads
+            assert conn.execute("SELECT 2").fetchone() == (2,)
+        assert pool.get_stats()["requests_num"] == before + 1
+    finally:
+        pools.close()
+
+
+def test_a_down_replica_is_found_down_and_one_failing_to_connect_is_marked_down(pool):
+    pools = ReadPools(pool, [NOBODY], check_interval_s=60)
+    try:
+        assert [s.state for s in pools.states()] == ["up", "down"]
+        assert pools.states()[1].problem == "Connection refused"  # no host name
+        pools.replicas[0].state = judge("replica 1", 0.0, 30.0)  # believed up since the last check
+        before = pool.get_stats().get("requests_num", 0)
+        with pools.connection() as conn:
+            assert conn.execute("SELECT 2").fetchone() == (2,)
+        assert pool.get_stats()["requests_num"] == before + 1  # the primary answered
+        assert pools.replicas[0].state.state == "down"
+    finally:
+        pools.close()
+
+
+def replica_settings(urls, **options):
+    return replace(settings_for_tests(), read_urls=tuple(urls), **options)
+
+
+def test_health_endpoint_shows_each_database_and_reads_still_answer(pool):
+    settings = replica_settings([NOBODY], replica_check_interval_s=60)
+    with TestClient(app=create_app(pool=pool, settings=settings)) as client:
+        response = client.get("/api/ess/health")  # open: no token
+        assert response.status_code == 200, response.text
+        assert response.headers["cache-control"] == "no-store"
+        body = response.json()
+        assert body["status"] == "degraded"
+        by_name = {d["name"]: d for d in body["databases"]}
+        assert list(by_name) == ["primary", "replica 1"]
+        assert by_name["primary"] == {
+            "name": "primary",
+            "state": "up",
+            "serves_reads": True,
+            "lag_seconds": 0.0,
+            "problem": None,
+        }
+        down = by_name["replica 1"]
+        assert (down["state"], down["serves_reads"], down["lag_seconds"]) == ("down", False, None)
+        assert down["problem"] and "127.0.0.1" not in response.text  # no host names
+        sites = client.get("/api/ess/operating-sites/")
+        assert sites.status_code == 200 and sites.json()
+
+
+def test_without_replicas_the_primary_reads_and_health_is_ok(client):
+    body = client.get("/api/ess/health").json()
+    assert body == {
+        "status": "ok",
+        "databases": [
+            {
+                "name": "primary",
+                "state": "up",
+                "serves_reads": True,
+                "lag_seconds": 0.0,
+                "problem": None,
+            }
+        ],
+    }
+
+
+# -- a real streaming replica (ESS_TEST_READ_DATABASE_URL), when the run has one ------------------
+
+
+def wait_for(condition, seconds: float = 20.0, step: float = 0.1):
+    deadline = time.monotonic() + seconds
+    while not (result := condition()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(step)
+    return result
+
+
+def in_recovery(pools: ReadPools) -> bool:
+    with pools.connection() as conn:
+        return conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+
+
+if REAL_REPLICAS:
+
+    @pytest.mark.parametrize("replica_url", REAL_REPLICAS)
+    def test_a_real_replica_serves_reads_and_is_skipped_while_its_replay_is_behind(
+        pool, replica_url
+    ):
+        with psycopg.connect(replica_url, autocommit=True) as replica:
+            assert replica.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+            pools = ReadPools(pool, [replica_url], max_lag_s=1.0, check_interval_s=0.2)
+            try:
+                assert pools.states()[1].state == "up"
+                assert in_recovery(pools)  # the read went to the replica
+                replica.execute("SELECT pg_wal_replay_pause()")
+                with pool.connection() as conn:  # a transaction the replica will not replay
+                    conn.execute("SELECT txid_current()")
+                lagging = wait_for(lambda: pools.states()[1].state == "lagging" and pools.states())
+                assert lagging[1].lag_seconds > 1.0
+                assert not in_recovery(pools)  # the primary answers instead
+                replica.execute("SELECT pg_wal_replay_resume()")
+                wait_for(lambda: pools.states()[1].state == "up")
+                assert in_recovery(pools)
+            finally:
+                replica.execute("SELECT pg_wal_replay_resume()")
+                pools.close()
+
+    @pytest.mark.parametrize("replica_url", REAL_REPLICAS)
+    def test_the_api_reads_the_same_answers_from_a_real_replica(pool, replica_url):
+        settings = replica_settings([replica_url], replica_check_interval_s=0.5)
+        path = "/api/ess/operating-sites/"
+        with TestClient(app=create_app(pool=pool, settings=settings)) as client:
+            health = client.get("/api/ess/health").json()
+            assert [d["serves_reads"] for d in health["databases"]] == [False, True]
+            on_replica = client.get(path).json()
+        with TestClient(app=create_app(pool=pool, settings=settings_for_tests())) as client:
+            assert client.get(path).json() == on_replica
