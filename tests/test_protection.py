@@ -205,18 +205,27 @@ def test_site_thresholds_override_the_defaults(conn, scratch_site):
 
 def test_level_counts_per_bucket(conn, anomalies):
     counts = conn.execute(
-        "SELECT bucket, level, level_count, row_count "
+        "SELECT bucket, level, level_count, episode_count "
         "FROM ess.protection_level_counts(%s, %s, %s, '1 minute')",
         (anomalies, *WINDOW),
     ).fetchall()
-    by_key = {(bucket, level): (n, rows) for bucket, level, n, rows in counts}
+    # newest bucket first, then level
+    assert [(bucket, level) for bucket, level, _, _ in counts] == sorted(
+        ((bucket, level) for bucket, level, _, _ in counts), key=lambda k: (-k[0].timestamp(), k[1])
+    )
+    by_key = {(bucket, level): (n, episodes) for bucket, level, n, episodes in counts}
     # minute 0: the BMS flag episode (15 readings) and the charge over-current fault (10)
-    assert by_key[(at(0), 1)] == (1, 15)
-    assert by_key[(at(0), 2)] == (1, 10)
+    assert by_key[(at(0), 1)] == (15, 1)
+    assert by_key[(at(0), 2)] == (10, 1)
     # minute 1: over-temperature warning starts (81-119: 39 readings) and the second flag burst
-    assert by_key[(at(60), 1)] == (2, 39 + 5)
+    assert by_key[(at(60), 1)] == (39 + 5, 2)
+    # minute 2: rack 1 above 50 C throughout (120-179 less six missing seconds); from 131 on it
+    # is above 55 C: those 43 readings count at level 2 only, and the fault episode starts
+    assert by_key[(at(120), 1)] == (11, 0)
+    assert by_key[(at(120), 2)] == (43, 1)
     # minute 3: the discharge over-current fault, 30 readings
-    assert by_key[(at(180), 2)] == (1, 30)
+    assert by_key[(at(180), 2)] == (30, 1)
+    assert (at(180), 1) not in by_key
 
 
 def test_episodes_endpoint_pages(anomalies, client):
@@ -233,7 +242,7 @@ def test_episodes_endpoint_pages(anomalies, client):
     newest = body["results"][0]
     assert newest["start_time"] == "2022-06-01T10:04:50+09:00" and newest["end_time"] is None
     assert set(newest) >= {"operating_site", "bank_id", "rack_id", "error_code", "level"}
-    assert {"description_en", "description_ko", "peak_value", "source"} <= set(newest)
+    assert {"description", "description_eng", "peak_value", "source"} <= set(newest)
     second = client.get(body["next"]).json()
     third = client.get(second["next"]).json()
     assert third["next"] is None and len(third["results"]) == 1
@@ -243,7 +252,7 @@ def test_episodes_endpoint_pages(anomalies, client):
     assert back["results"] == body["results"]
 
     faults = client.get(url, params={**params, "level": "fault", "page_size": "100"}).json()
-    assert {r["level"] for r in faults["results"]} == {2} and faults["count"] == 3
+    assert {r["level"]["id"] for r in faults["results"]} == {2} and faults["count"] == 3
     current = client.get(url, params={**params, "error-code": "5"}).json()
     assert [r["hazard"] for r in current["results"]] == ["discharge_over_current"]
 
@@ -264,15 +273,17 @@ def test_log_level_count_endpoint(anomalies, client):
             "time": "2022-06-01T10:00:00+09:00",
             "operating_site": anomalies,
             "level": 1,
-            "level_count": 4,
-            "row_count": 93 + 15 + 5 + 10,
+            # rack 1 above 50 C (93 readings, 43 of them above 55 C: level 2 only), the flag
+            # bursts of rack 3 (20) and the voltage imbalance of bank 2 rack 1 (10)
+            "level_count": 93 - 43 + 20 + 10,
+            "episode_count": 4,
         },
         {
             "time": "2022-06-01T10:00:00+09:00",
             "operating_site": anomalies,
             "level": 2,
-            "level_count": 3,
-            "row_count": 43 + 30 + 10,
+            "level_count": 43 + 30 + 10,
+            "episode_count": 3,
         },
     ]
 
@@ -281,7 +292,8 @@ def test_date_is_the_local_day(anomalies, client):
     url = f"/api/ess-feature/protectionmap/operating-sites/{anomalies}/"
     assert day_answer(client, url, "2022-06-01")["count"] == 7
     counts = day_answer(client, url + "stats/log-level-count/", "2022-06-01")
-    assert {c["level"]: c["level_count"] for c in counts} == {1: 4, 2: 3}
+    assert {c["level"]: c["level_count"] for c in counts} == {1: 80, 2: 83}
+    assert {c["level"]: c["episode_count"] for c in counts} == {1: 4, 2: 3}
 
 
 @pytest.mark.parametrize(
@@ -291,7 +303,7 @@ def test_date_is_the_local_day(anomalies, client):
         ("/stats/log-level-count/", {"date": "2022-06-01", "end-time": "2022-06-02"}, 400, "date"),
         ("/", {"end-time": "2022-06-01T10:05:00"}, 400, "start-time"),
         ("/", {"start-time": "2022-06-01T10:00:00", "end-time": "yesterday"}, 400, "end-time"),
-        ("/", {"start-time": "2022-05-01", "end-time": "2022-06-02"}, 400, "end-time"),
+        ("/", {"start-time": "2021-05-01", "end-time": "2022-06-02"}, 400, "end-time"),
         ("/", {"start-time": "2022-06-01", "end-time": "2022-06-02", "level": "3"}, 400, "level"),
         (
             "/",
