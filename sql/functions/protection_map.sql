@@ -433,6 +433,9 @@ RETURNS TABLE (
 )
 LANGUAGE sql
 STABLE
+-- planned per call, not inlined: no JIT compilation of the whole reading query for
+-- the few stored events (seconds on a server with JIT)
+SET jit = off
 AS $$
     WITH gap AS (
         SELECT coalesce(p_max_gap, ess.protection_max_gap(p_site, p_start, p_end)) AS max_gap
@@ -544,6 +547,9 @@ RETURNS TABLE (
 )
 LANGUAGE sql
 STABLE
+-- planned per call, not inlined: no JIT compilation of the whole reading query for
+-- the few stored events (seconds on a server with JIT)
+SET jit = off
 AS $$
     WITH gap AS (
         SELECT coalesce(p_max_gap, ess.protection_max_gap(p_site, p_start, p_end)) AS max_gap
@@ -648,6 +654,9 @@ RETURNS TABLE (
 )
 LANGUAGE sql
 STABLE
+-- planned per call, not inlined: no JIT compilation of the whole reading query for
+-- the few stored events (seconds on a server with JIT)
+SET jit = off
 AS $$
     WITH event AS (
         SELECT
