@@ -55,24 +55,29 @@ AS $$
     ) AS sample
 $$;
 
--- A JSON map of flags ({"module1": 0, "module2": 1, ...}): how many are raised (non-zero).
--- Anything else (NULL, a number) raises none.
+-- Flags as JSON: a map ({"module1": 0, "module2": 1, ...}; sites 2 and 3) or a bare flag (site
+-- 1). A flag is raised when it is a number above 0 or true. any_flag_raised is the cheap test
+-- every row passes (a built-in path query, inlined); raised_flags counts a map's raised flags
+-- and raised_flag_racks names the racks of a master-rack map, only for the rows that passed.
+CREATE OR REPLACE FUNCTION ess.any_flag_raised(p_flags jsonb)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+AS $$
+    SELECT
+        jsonb_path_exists(p_flags, '$ ? (@ > 0 || @ == true)')
+        OR jsonb_path_exists(p_flags, '$.* ? (@ > 0 || @ == true)')
+$$;
+
 CREATE OR REPLACE FUNCTION ess.raised_flags(p_flags jsonb)
 RETURNS integer
 LANGUAGE sql
 IMMUTABLE
 AS $$
-    SELECT CASE
-        WHEN jsonb_typeof(p_flags) = 'object' THEN (
-            SELECT count(*)::integer FROM jsonb_each(p_flags) AS f
-            WHERE f.value NOT IN ('0'::jsonb, 'false'::jsonb, 'null'::jsonb)
-        )
-        ELSE 0
-    END
+    SELECT count(*)::integer FROM jsonb_path_query(p_flags, '$.* ? (@ > 0 || @ == true)')
 $$;
 
--- The racks a master-rack communication fault names: each raised "rackN" of a map, or rack 0
--- (the whole bank) for a bare non-zero flag.
+-- Each raised "rackN" of a map, or rack 0 (the whole bank) for a raised bare flag.
 CREATE OR REPLACE FUNCTION ess.raised_flag_racks(p_flags jsonb)
 RETURNS SETOF smallint
 LANGUAGE sql
@@ -80,12 +85,10 @@ IMMUTABLE
 AS $$
     SELECT substring(f.key FROM '[0-9]+')::smallint
     FROM jsonb_each(CASE WHEN jsonb_typeof(p_flags) = 'object' THEN p_flags END) AS f
-    WHERE f.value NOT IN ('0'::jsonb, 'false'::jsonb, 'null'::jsonb)
+    WHERE ess.any_flag_raised(f.value)
     UNION ALL
     SELECT 0::smallint
-    WHERE
-        jsonb_typeof(p_flags) IN ('number', 'boolean')
-        AND p_flags NOT IN ('0'::jsonb, 'false'::jsonb)
+    WHERE jsonb_typeof(p_flags) <> 'object' AND ess.any_flag_raised(p_flags)
 $$;
 
 -- Every reading in which a rule holds: one row per rack row, rule and level, read from the
@@ -195,7 +198,7 @@ AS $$
                     r.rack_fuse_plus_fault_status,
                     r.rack_tray_rack_communication_fault
                 ) <> 0
-                OR ess.raised_flags(r.rack_module_fault) > 0
+                OR ess.any_flag_raised(r.rack_module_fault)
             )
     ),
 
@@ -250,6 +253,16 @@ AS $$
             AND (p_rack IS NULL OR f.rack_id = p_rack)
             AND b.ts >= p_start
             AND b.ts < p_end
+            AND greatest(
+                b.rack_n001_master_rack_communication_fault,
+                b.rack_n002_master_rack_communication_fault,
+                b.rack_n003_master_rack_communication_fault,
+                b.rack_n004_master_rack_communication_fault,
+                b.rack_n005_master_rack_communication_fault,
+                b.rack_n006_master_rack_communication_fault,
+                b.rack_n007_master_rack_communication_fault,
+                b.rack_n008_master_rack_communication_fault
+            ) <> 0
             AND f.flag_value <> 0
         UNION ALL
         SELECT
@@ -265,8 +278,7 @@ AS $$
             AND (p_rack IS NULL OR f.rack_id = p_rack)
             AND b.ts >= p_start
             AND b.ts < p_end
-            AND b.master_rack_communication_fault IS NOT NULL
-            AND b.master_rack_communication_fault <> '0'::jsonb
+            AND ess.any_flag_raised(b.master_rack_communication_fault)
     ),
 
     -- the quantities a threshold can name; discharge_current is positive while discharging
@@ -384,7 +396,7 @@ AS $$
             NULL AS direction,
             ess.raised_flags(c.rack_module_fault)::double precision AS value
         FROM candidate AS c
-        WHERE ess.raised_flags(c.rack_module_fault) > 0
+        WHERE ess.any_flag_raised(c.rack_module_fault)
         UNION ALL
         SELECT
             b.ts,
