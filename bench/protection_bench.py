@@ -24,7 +24,7 @@ import time
 from datetime import timedelta
 
 from common import bench_database, describe_setup, interleaved, median_ms, timed, write_results
-from safety_bench import MONTH, RACK_ROWS_SQL, RACKS, generated_site
+from safety_bench import MONTH, RACKS, generated_site, insert_rack_rows
 
 from api.db import connect
 
@@ -86,18 +86,7 @@ def main() -> None:
             print(f"store built: {events:,} events from {rows:,} rows in {build_s:.1f} s")
             tick_s, _ = timed_once(conn, "SELECT ess.refresh_protection_events(%s)", (site,))
             end = MONTH + timedelta(days=DAYS)
-            for rack in range(1, RACKS + 1):
-                conn.execute(
-                    RACK_ROWS_SQL,
-                    {
-                        "site": site,
-                        "rack": rack,
-                        "start": end,
-                        "end": end + timedelta(hours=1),
-                        "step": args.interval,
-                        "anomalies": True,
-                    },
-                )
+            insert_rack_rows(conn, site, end, end + timedelta(hours=1), args.interval)
             hour_s, _ = timed_once(conn, "SELECT ess.refresh_protection_events(%s)", (site,))
             print(
                 f"refresh with nothing new {tick_s * 1000:.0f} ms; after one more hour of "

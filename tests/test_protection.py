@@ -5,13 +5,15 @@ per bucket and level; the paged endpoint and its bad inputs."""
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from api.analytics.protection.store import refresh_protection_events
+from api.db import connect
+from api.demo import generate
 from api.loader.convert import PG_EPOCH
 from api.loader.load import FileReport, refresh_loaded
 from tests.helpers import SEOUL, assert_problem, create_scratch_site, day_answer, store
@@ -536,6 +538,17 @@ def test_the_loader_refreshes_what_it_loaded_and_a_job_refreshes_the_rest(conn, 
     assert jobs == 1
     conn.execute("CALL ess.refresh_protection_events_job(0, NULL)")
     assert watermark(conn, site) == at(179)
+
+
+def test_the_demo_refreshes_the_days_it_wrote(conn, scratch_site, migrated_url):
+    site = scratch_site(template_site=1, rack_counts=(2,))
+    # a command's connection, as `ess demo` has: no request timeout on a busy server
+    with connect(migrated_url) as command:
+        generate(command, sites=(site,), start=date(2022, 8, 1), interval=timedelta(seconds=60))
+    newest = conn.execute("SELECT max(ts) FROM ess.rack WHERE site_id = %s", (site,)).fetchone()
+    assert watermark(conn, site) == newest[0]
+    window = (datetime(2022, 8, 1, tzinfo=SEOUL), datetime(2022, 8, 2, tzinfo=SEOUL))
+    assert answers(conn, site, *window, stored=True) == answers(conn, site, *window, stored=False)
 
 
 def micros(moment: datetime) -> int:

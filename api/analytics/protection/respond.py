@@ -12,7 +12,7 @@ import msgspec
 from litestar import Request
 
 from api.analytics.protection.parse import EpisodeQuery
-from api.analytics.protection.sql import EpisodeRow
+from api.analytics.protection.sql import EpisodeFacts, EpisodeRow
 from api.errors import not_found
 
 
@@ -27,47 +27,20 @@ class Level(msgspec.Struct):
     description: str  # Korean name of the level
 
 
-class Episode(msgspec.Struct):
+class Episode(EpisodeFacts):
     timestamp: datetime  # the earlier service's key: when the episode started
-    start_time: datetime
-    end_time: datetime | None  # null while ongoing at the window's end
-    last_seen: datetime
-    ongoing: bool
-    operating_site: int
-    bank_id: int
-    rack_id: int  # 0: a flag of the bank's master BMS for all its racks
     error_code: ErrorCode
-    hazard: str
     level: Level
-    level_name: str
-    peak_value: float | None
-    unit: str | None
-    readings: int
-    source: str  # threshold | bms_flag
-    source_column: str
     description: str  # Korean
     description_eng: str
 
 
 def episode_of(row: EpisodeRow) -> Episode:
     return Episode(
+        **{name: getattr(row, name) for name in EpisodeFacts.__struct_fields__},
         timestamp=row.start_time,
-        start_time=row.start_time,
-        end_time=row.end_time,
-        last_seen=row.last_seen,
-        ongoing=row.ongoing,
-        operating_site=row.operating_site,
-        bank_id=row.bank_id,
-        rack_id=row.rack_id,
         error_code=ErrorCode(row.error_code, row.code_name_ko, row.code_name_en),
-        hazard=row.hazard,
         level=Level(row.level, row.level_name_ko),
-        level_name=row.level_name,
-        peak_value=row.peak_value,
-        unit=row.unit,
-        readings=row.readings,
-        source=row.source,
-        source_column=row.source_column,
         description=row.description_ko,
         description_eng=row.description_en,
     )

@@ -13,9 +13,8 @@ EPISODES_SQL = sql_text(__file__, "episodes.sql")
 LEVEL_COUNTS_SQL = sql_text(__file__, "level_counts.sql")
 
 
-class EpisodeRow(msgspec.Struct):
-    """An episode as ess.protection_episodes gives it, with the names of its code and level
-    and the number of episodes in the whole window."""
+class EpisodeFacts(msgspec.Struct):
+    """What an episode's row and its answer (respond.Episode) share."""
 
     start_time: datetime
     end_time: datetime | None  # null while ongoing at the window's end
@@ -24,18 +23,24 @@ class EpisodeRow(msgspec.Struct):
     operating_site: int
     bank_id: int
     rack_id: int  # 0: a flag of the bank's master BMS for all its racks
-    error_code: int
-    code_name_ko: str
-    code_name_en: str
     hazard: str
-    level: int  # 1 warning, 2 fault
-    level_name_ko: str
     level_name: str
     peak_value: float | None
     unit: str | None
     readings: int
     source: str  # threshold | bms_flag
     source_column: str
+
+
+class EpisodeRow(EpisodeFacts):
+    """An episode as ess.protection_episodes gives it, with the names of its code and level
+    and the number of episodes in the whole window."""
+
+    error_code: int
+    code_name_ko: str
+    code_name_en: str
+    level: int  # 1 warning, 2 fault
+    level_name_ko: str
     description_en: str
     description_ko: str
     total: int
