@@ -124,6 +124,8 @@ def test_time_is_one_second_polled_live(site, client):
         (2, "bms_flag", local(60), 1),
         (2, "threshold", local(60), 1),
     ]
+    # a time within the second means that second
+    assert client.get(url(site), params={"time": "2022-07-01T10:01:00.5"}).json() == body
     quiet = client.get(url(site), params={"time": "2022-07-01T10:02:00+09:00"}).json()
     assert quiet["count"] == 0
 

@@ -98,7 +98,7 @@ def parse_protection_window(site: Site, values: dict[str, str]) -> ProtectionWin
     if (second := values.get("time")) is not None:
         if any(name in values for name in WINDOW):
             raise bad_parameter("time", "give either time (one second) or a window, not both")
-        start = parse_time(second, tz, "time")
+        start = parse_time(second, tz, "time").replace(microsecond=0)
         return ProtectionWindow(site, start, start + ONE_SECOND, max_gap)
     window = window_of(values, tz, require_bounds=True, max_span=MAX_SPAN)
     assert window.start is not None and window.end is not None
