@@ -84,21 +84,28 @@ FROM generate_series(%(start)s::timestamptz, %(end)s::timestamptz - interval '1 
 """
 
 
+def insert_rack_rows(conn, site: int, start: datetime, end: datetime, step: int) -> None:
+    """Every rack's rows over [start, end), one every `step` seconds, with the excursions."""
+    for rack in range(1, RACKS + 1):
+        conn.execute(
+            RACK_ROWS_SQL,
+            {
+                "site": site,
+                "rack": rack,
+                "start": start,
+                "end": end,
+                "step": step,
+                "anomalies": True,
+            },
+        )
+
+
 def generate(conn, site: int, start: datetime, days: int, step: int) -> int:
     began = time.perf_counter()
     for day in range(days):
-        for rack in range(1, RACKS + 1):
-            conn.execute(
-                RACK_ROWS_SQL,
-                {
-                    "site": site,
-                    "rack": rack,
-                    "start": start + timedelta(days=day),
-                    "end": start + timedelta(days=day + 1),
-                    "step": step,
-                    "anomalies": True,
-                },
-            )
+        insert_rack_rows(
+            conn, site, start + timedelta(days=day), start + timedelta(days=day + 1), step
+        )
     rows = conn.execute("SELECT count(*) FROM ess.rack WHERE site_id = %s", (site,)).fetchone()[0]
     seconds = time.perf_counter() - began
     print(f"generated {rows:,} rack rows in {seconds:.1f} s ({rows / seconds:,.0f} rows/s)")

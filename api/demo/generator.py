@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from api.analytics.protection.store import refresh_protection_events
 from api.catalog.model import Catalog, load_catalog
 from api.params import local_midnight
 from api.refresh import analyze, refresh_aggregates
@@ -206,6 +207,7 @@ def generate(
         refreshed = refresh_aggregates(
             conn, min(r.start for r in reports), max(r.end for r in reports)
         )
+        refresh_protection_events(conn, min(r.start for r in reports), max(r.end for r in reports))
     return DemoReport(
         settings, reports, seconds, compressed, refreshed, time.perf_counter() - refresh_began
     )

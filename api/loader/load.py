@@ -29,6 +29,7 @@ from typing import IO
 
 import psycopg
 
+from api.analytics.protection.store import refresh_protection_events
 from api.catalog.model import Catalog, Site
 from api.engine import is_embedded
 from api.loader.convert import PG_EPOCH, convert_column
@@ -389,4 +390,5 @@ def refresh_loaded(
     names: list[str] = []
     for start, end in windows:
         names = refresh_aggregates(conn, start, end)
+        refresh_protection_events(conn, start, end)
     return windows, names

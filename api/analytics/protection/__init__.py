@@ -1,4 +1,4 @@
 """Protection map: the episodes of a site (paged) and their counts per time bucket and level.
-parse.py (window, gap, level, code, page, bucket) -> sql.py (one call of
-ess.protection_episodes or ess.protection_level_counts) -> respond.py (page links) ->
-routes.py."""
+parse.py (window or second, gap, level, code, message, page, bucket) -> sql.py (one call of
+ess.protection_episodes or ess.protection_level_counts) -> respond.py (the earlier service's
+keys, page links) -> routes.py. store.py refreshes the stored events after data was written."""

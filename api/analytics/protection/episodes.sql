@@ -1,5 +1,6 @@
 -- One page of the protection-map episodes of a site (ess.protection_episodes,
 -- sql/functions/protection_map.sql), newest first, named as the answer, with the total count.
+-- message: a substring of the Korean description (the earlier service's filter).
 SELECT
     e.start_time,
     e.end_time,
@@ -9,8 +10,11 @@ SELECT
     e.bank_id,
     e.rack_id,
     e.code AS error_code,
+    e.code_name_ko,
+    e.code_name_en,
     e.hazard,
     e.level,
+    e.level_name_ko,
     e.level_name,
     e.peak_value,
     e.unit,
@@ -29,6 +33,7 @@ FROM
         p_level => %(level)s,
         p_code => %(code)s
     ) AS e
+WHERE %(message)s::text IS NULL OR strpos(e.description_ko, %(message)s::text) > 0
 ORDER BY
     e.start_time DESC,
     e.bank_id ASC,

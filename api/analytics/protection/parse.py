@@ -1,5 +1,7 @@
-"""Parse step of the protection map: a window of at most 31 days (episodes are found by
-scanning every rack row of the site in it), the episode gap, the filters, the page or bucket."""
+"""Parse step of the protection map: a window of at most a year (stored events make long
+windows cheap, docs/analytics-safety.md), or one exact second (`time`, the earlier service's
+live poll); the episode gap, the filters, the page or bucket. The earlier service's parameter
+names `error_code` and `time` are accepted beside ours."""
 
 from __future__ import annotations
 
@@ -9,11 +11,23 @@ from zoneinfo import ZoneInfo
 
 from api.catalog.model import Site
 from api.errors import bad_parameter
-from api.params import WINDOW, parse_duration, parse_int, window_of
+from api.params import WINDOW, parse_duration, parse_int, parse_time, window_of
 
-EPISODE_PARAMETERS = (*WINDOW, "level", "error-code", "page", "page_size", "max-gap")
+EPISODE_PARAMETERS = (
+    *WINDOW,
+    "time",
+    "level",
+    "error-code",
+    "error_code",
+    "message",
+    "page",
+    "page_size",
+    "max-gap",
+)
 COUNT_PARAMETERS = (*WINDOW, "time-bucket-width", "max-gap")
-MAX_SPAN = timedelta(days=31)
+MAX_SPAN = timedelta(days=366)
+ONE_SECOND = timedelta(seconds=1)
+MAX_MESSAGE = 200
 MAX_BUCKETS = 10_000
 PAGE_SIZE_DEFAULT = 100
 PAGE_SIZE_MAX = 1000
@@ -48,6 +62,7 @@ class EpisodeQuery:
     window: ProtectionWindow
     level: int | None
     code: int | None
+    message: str | None  # a substring of the Korean description
     page: int
     page_size: int
 
@@ -78,16 +93,40 @@ def parse_level(value: str | None) -> int | None:
 
 
 def parse_protection_window(site: Site, values: dict[str, str]) -> ProtectionWindow:
-    window = window_of(values, ZoneInfo(site.timezone), require_bounds=True, max_span=MAX_SPAN)
+    tz = ZoneInfo(site.timezone)
+    max_gap = parse_max_gap(values.get("max-gap"))
+    if (second := values.get("time")) is not None:
+        if any(name in values for name in WINDOW):
+            raise bad_parameter("time", "give either time (one second) or a window, not both")
+        start = parse_time(second, tz, "time").replace(microsecond=0)
+        return ProtectionWindow(site, start, start + ONE_SECOND, max_gap)
+    window = window_of(values, tz, require_bounds=True, max_span=MAX_SPAN)
     assert window.start is not None and window.end is not None
-    return ProtectionWindow(site, window.start, window.end, parse_max_gap(values.get("max-gap")))
+    return ProtectionWindow(site, window.start, window.end, max_gap)
+
+
+def parse_code(values: dict[str, str]) -> int | None:
+    """error-code, or the earlier service's error_code (not both)."""
+    if "error-code" in values and "error_code" in values:
+        raise bad_parameter("error_code", "give either error_code or error-code, not both")
+    name = "error_code" if "error_code" in values else "error-code"
+    return parse_int(values.get(name), name, 1, MAX_CODE)
+
+
+def parse_message(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value.strip() or len(value) > MAX_MESSAGE:
+        raise bad_parameter("message", f"give 1 to {MAX_MESSAGE} characters to look for")
+    return value
 
 
 def parse_episodes(site: Site, values: dict[str, str]) -> EpisodeQuery:
     return EpisodeQuery(
         window=parse_protection_window(site, values),
         level=parse_level(values.get("level")),
-        code=parse_int(values.get("error-code"), "error-code", 1, MAX_CODE),
+        code=parse_code(values),
+        message=parse_message(values.get("message")),
         page=parse_int(values.get("page"), "page", 1, MAX_PAGE) or 1,
         page_size=parse_int(values.get("page_size"), "page_size", 1, PAGE_SIZE_MAX)
         or PAGE_SIZE_DEFAULT,

@@ -31,8 +31,16 @@ MAX_GAP_DOCS = {
     )
 }
 EPISODE_DOCS = {
+    "time": query_doc(
+        "time",
+        "One exact second instead of a window (the earlier service's live poll): the readings "
+        "of that second, each its own episode",
+        "2022-05-10T10:00:00",
+    ),
     "level": query_doc("level", "1 or warning, 2 or fault", "fault"),
-    "error_code": query_doc("error-code", "Hazard code (ess.protection_code)", 1),
+    "error_code_hyphen": query_doc("error-code", "Hazard code (ess.protection_code)", 1),
+    "error_code": query_doc("error_code", "The same as error-code (the earlier name)", 1),
+    "message": query_doc("message", "A part of the Korean description (description)", "과온도"),
     "page": query_doc("page", "Page number (1-based)", 2),
     "page_size": query_doc("page_size", f"Episodes per page (default {PAGE_SIZE_DEFAULT})", 100),
 }
@@ -46,8 +54,10 @@ class ProtectionMapController(Controller):
         "Protection-map episodes: runs of consecutive rack readings in which a threshold rule "
         "(warning = level 1, fault = level 2; per-site table ess.protection_threshold) or one of "
         "the BMS's own warning and fault flags held, readings up to max-gap apart belonging to "
-        "the same episode. At most 31 days per request (start-time and end-time, or date for one "
-        "local day)."
+        "the same episode. At most a year per request (start-time and end-time, or date for one "
+        "local day), or one second (time). Items carry the earlier service's keys too: "
+        "timestamp, error_code {id, description, description_eng}, level {id, description}, "
+        "description (Korean) and description_eng."
     )
 
     @get("/", sync_to_thread=True, summary="Protection-map episodes of a site, newest first")
@@ -62,11 +72,17 @@ class LevelCountController(Controller):
     path = "/api/ess-feature/protectionmap/operating-sites/{site:int}/stats/log-level-count"
     tags = ["safety"]
     parameters = {**WINDOW_DOCS, **MAX_GAP_DOCS, **bucket_width_doc("1 hour")}
+    description = (
+        "Per local time bucket and level, newest bucket first: level_count = readings (one per "
+        "second and rack) whose highest level is this one, as the earlier service logged them "
+        "(a fault reading is not also a warning; a threshold and a BMS flag of the same second "
+        "count once); episode_count = episodes of this level that started in the bucket."
+    )
 
     @get(
         "/",
         sync_to_thread=True,
-        summary="Episodes started and readings flagged per time bucket and level",
+        summary="Readings flagged (one level each) and episodes started per bucket and level",
     )
     def log_level_count(self, request: Request, site: FromPath[int]) -> list[LevelCount]:
         found = request.app.state.catalog.require_site(site)

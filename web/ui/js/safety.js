@@ -49,7 +49,7 @@ function timeline(episodes, dayStart) {
     const from = Math.max(0, Date.parse(e.start_time) - dayStart);
     const to = Math.min(day, Date.parse(e.end_time ?? e.last_seen) - dayStart);
     line.append(el("span", {
-      class: `level-${e.level}`, title: description(e),
+      class: `level-${e.level.id}`, title: description(e),
       style: `left:${(100 * from) / day}%;width:${(100 * Math.max(to - from, 0)) / day}%`,
     }));
   }
@@ -57,7 +57,7 @@ function timeline(episodes, dayStart) {
 }
 
 function description(e) {
-  return currentLanguage() === "ko" ? e.description_ko : e.description_en;
+  return currentLanguage() === "ko" ? e.description : e.description_eng;
 }
 
 const hhmm = (text) => (text ? text.slice(11, 16) : "…");
@@ -129,7 +129,7 @@ export async function safetyPage(main) {
         el("h2", { i18n: "safety.protection" }), timeline(bankEpisodes, dayStart),
         bankEpisodes.length
           ? table(["safety.from", "safety.to", "rack", "safety.level", "safety.description"],
-            bankEpisodes.map((e) => [hhmm(e.start_time), hhmm(e.end_time), e.rack_id, `${e.level} ${e.level_name}`, description(e)]))
+            bankEpisodes.map((e) => [hhmm(e.start_time), hhmm(e.end_time), e.rack_id, `${e.level.id} ${e.level_name}`, description(e)]))
           : el("p", { class: "status", i18n: "safety.no_events" }),
         el("h2", { i18n: "safety.counts" }),
         table(["safety.level", "safety.count"], Object.entries(perLevel).map(([level, n]) => [level, n])),
