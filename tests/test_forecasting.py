@@ -18,8 +18,9 @@ from api.app import create_app
 from api.catalog.model import load_catalog
 from api.demo import generate
 from api.forecasting import command, models
+from api.forecasting.features import read_minute_grid, ten_minute_frame
 from api.forecasting.frames import read_rows
-from api.forecasting.targets import FEATURES, TARGETS
+from api.forecasting.targets import FEATURES, MINUTE, TARGETS, TEN_MINUTE_TARGETS
 from api.forecasting.train import ForecastError, train_site
 from tests.helpers import assert_problem, bearer, create_scratch_site, settings_for_tests
 
@@ -170,6 +171,31 @@ def test_a_model_survives_the_database_round_trip(site, conn):
     weights = np.array(stored[1])
     for row in rows:
         assert row.linear == pytest.approx(row.observed + np.dot(row.linear_inputs, weights))
+
+
+def test_training_features_are_the_served_ones(site, conn):
+    """Training computes ess.forecast()'s features in numpy from one read of the site's minute
+    values: bit for bit the numbers served, for every 10-minute target (missing minutes
+    included), over six hours around a local midnight. The linear inputs' sin and cos of the
+    time of day may differ in the last bit (the engine's C library)."""
+    midnight = datetime(LAST_DAY.year, LAST_DAY.month, LAST_DAY.day, tzinfo=SEOUL)
+    start, end = midnight - timedelta(hours=3), midnight + timedelta(hours=3)
+    grid = read_minute_grid(conn, site, start, end, SEOUL)
+    for target in TEN_MINUTE_TARGETS:
+        frame = ten_minute_frame(grid, target.name, start, end)
+        rows = read_rows(conn, False, site, None, None, target.name, start, end, MINUTE)
+        assert len(rows) == len(frame.observed) > 0.9 * 2 * 6 * 60
+        served = np.array([[getattr(r, name) for name in FEATURES] for r in rows], dtype=float)
+        np.testing.assert_array_equal(frame.features, served, err_msg=target.name)
+        np.testing.assert_array_equal(
+            frame.observed_at_target, np.array([r.observed_at_target for r in rows], dtype=float)
+        )
+        np.testing.assert_array_equal(
+            frame.target_day, [r.target_time.astimezone(SEOUL).toordinal() for r in rows]
+        )
+        np.testing.assert_allclose(
+            frame.linear_inputs, [r.linear_inputs for r in rows], rtol=0, atol=1e-15
+        )
 
 
 def test_no_leakage_changing_data_after_t(api, site, pool):
