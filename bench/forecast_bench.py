@@ -24,8 +24,7 @@ from common import bench_database, engine_version, machine, median_ms, timed
 
 from api.catalog.model import load_catalog
 from api.db import connect, open_pool
-from api.demo import generate
-from api.demo.command import generate_history
+from api.demo.command import generate_run_demo
 from api.forecasting.command import train_all
 from api.forecasting.execute import read_forecast
 from api.forecasting.parse import parse_forecast_args
@@ -51,8 +50,7 @@ def main() -> int:
             print(f"engine: {engine_version(conn)}")
             if not conn.execute("SELECT EXISTS (SELECT FROM ess.rack)").fetchone()[0]:
                 began = time.perf_counter()
-                generate(conn)
-                generate_history(conn, progress=lambda line: None)
+                generate_run_demo(conn, progress=lambda line: None)
                 print(f"demo (make run's): {time.perf_counter() - began:.1f} s")
             began = time.perf_counter()
             train_all(conn, io.StringIO())
