@@ -1,4 +1,6 @@
-"""Training's samples of the 10-minute forecasts, from one read per site of every target's minute
+"""Model inputs computed in numpy.
+
+Training's samples of the 10-minute forecasts come from one read per site of every target's minute
 values (ess.forecast_minute_values): the lags, rolling statistics and linear inputs are computed
 here in numpy, by the definitions of ess.forecast() (sql/functions/forecast.sql), which computes
 the same features when the API serves. Training used to call ess.forecast() once per target: its
@@ -16,7 +18,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import psycopg
 
-from api.forecasting.targets import FEATURES, HORIZON, MINUTE, TEN_MINUTE_TARGETS
+from api.forecasting.frames import DayAheadRow
+from api.forecasting.targets import (
+    DAY_AHEAD_FEATURES,
+    FEATURES,
+    HORIZON,
+    MINUTE,
+    TEN_MINUTE_TARGETS,
+)
 
 # ess.forecast()'s frames, in minutes before the issue time
 LAGS = (1, 5, 10)
@@ -43,7 +52,6 @@ class MinuteGrid:
     a site: each target's and exogenous value, NaN where nothing is stored."""
 
     first: datetime
-    racks: int
     values: dict[str, np.ndarray]  # column name -> (racks, minutes)
     minute_of_day: np.ndarray  # local, per column
     sin_of_day: np.ndarray  # sin(2 pi minute_of_day / 1440), by the C library as in SQL
@@ -85,7 +93,6 @@ def read_minute_grid(
     angles = [2 * math.pi * m / 1440.0 for m in minute_of_day]
     return MinuteGrid(
         first=first,
-        racks=len(racks),
         values=values,
         minute_of_day=np.array(minute_of_day, dtype=float),
         sin_of_day=np.array([math.sin(a) for a in angles]),
@@ -172,3 +179,18 @@ def frame_mean_and_deviation(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     with np.errstate(invalid="ignore", divide="ignore"):
         empty = n == 0
         return np.where(empty, np.nan, sx / n), np.where(empty, np.nan, np.sqrt(sxx / n))
+
+
+def day_ahead_features(rows: list[DayAheadRow], tz: ZoneInfo) -> np.ndarray:
+    """DAY_AHEAD_FEATURES of every row's horizons (row by row, horizon 1 first), for training
+    and for the API alike."""
+    return np.array(
+        [
+            [row.observed, seasonal, h, target.astimezone(tz).hour]
+            for row in rows
+            for h, (target, seasonal) in enumerate(
+                zip(row.target_times, row.seasonal_naive, strict=True), start=1
+            )
+        ],
+        dtype=float,
+    ).reshape(-1, len(DAY_AHEAD_FEATURES))

@@ -20,9 +20,15 @@ import psycopg
 
 from api.catalog.model import Site
 from api.forecasting import models
-from api.forecasting.features import TenMinuteFrame, read_minute_grid, ten_minute_frame
+from api.forecasting.features import (
+    TenMinuteFrame,
+    day_ahead_features,
+    read_minute_grid,
+    ten_minute_frame,
+)
 from api.forecasting.frames import DayAheadRow, read_rows
 from api.forecasting.targets import (
+    DAY_AHEAD_FEATURES,
     DAY_AHEAD_INPUTS,
     FEATURES,
     HOUR,
@@ -89,17 +95,28 @@ def ten_minute_samples(frame: TenMinuteFrame) -> Samples:
         weights = models.fit_linear(inputs[mask], change[mask])
         return weights.tolist(), lambda m: observed[m] + inputs[m] @ weights
 
-    def lightgbm(mask):
-        text = models.fit_lightgbm(features[mask], change[mask], FEATURES)
-        booster = models.booster_from_text(text)
-        return text, lambda m: observed[m] + models.predict_lightgbm(booster, features[m])
-
     return Samples(
         day=frame.target_day,
         actual=frame.observed_at_target,
         baselines={"persistence": observed, "seasonal_naive": frame.seasonal_naive},
-        learners={"linear": linear, "lightgbm": lightgbm},
+        learners={
+            "linear": linear,
+            "lightgbm": lightgbm_learner(features, observed, frame.observed_at_target, FEATURES),
+        },
     )
+
+
+def lightgbm_learner(
+    features: np.ndarray, observed: np.ndarray, actual: np.ndarray, names: tuple[str, ...]
+) -> Learner:
+    """LightGBM on `features`, predicting the change from the value at the issue time."""
+
+    def fit(mask):
+        text = models.fit_lightgbm(features[mask], actual[mask] - observed[mask], names)
+        booster = models.booster_from_text(text)
+        return text, lambda m: observed[m] + models.predict_lightgbm(booster, features[m])
+
+    return fit
 
 
 def day_ahead_samples(rows: list[DayAheadRow], tz: ZoneInfo) -> Samples:
@@ -128,7 +145,12 @@ def day_ahead_samples(rows: list[DayAheadRow], tz: ZoneInfo) -> Samples:
         day=_local_days(times, tz),
         actual=actual,
         baselines={"persistence": observed, "seasonal_naive": seasonal},
-        learners={"linear": linear},
+        learners={
+            "linear": linear,
+            "lightgbm": lightgbm_learner(
+                day_ahead_features(rows, tz), observed, actual, DAY_AHEAD_FEATURES
+            ),
+        },
     )
 
 
@@ -207,17 +229,14 @@ def train_target(
         train_start=start,
         train_end=end,
         chosen_model=min(scored, key=scored.__getitem__),
-        features=list(DAY_AHEAD_INPUTS if target.day_ahead else FEATURES),
+        features=list(DAY_AHEAD_FEATURES if target.day_ahead else FEATURES),
         hyperparameters={
             "training_step_minutes": step.total_seconds() / 60,
             "test_days": TEST_DAYS,
             "interval_coverage": models.COVERAGE,
             "linear_inputs": list(DAY_AHEAD_INPUTS if target.day_ahead else LINEAR_INPUTS),
-            **(
-                {}
-                if target.day_ahead
-                else {"lightgbm": models.LIGHTGBM_PARAMETERS, "rounds": models.LIGHTGBM_ROUNDS}
-            ),
+            "lightgbm": models.LIGHTGBM_PARAMETERS,
+            "rounds": models.LIGHTGBM_ROUNDS,
         },
         linear_weights=stored["linear"],  # type: ignore[arg-type]
         lightgbm_model=stored.get("lightgbm"),  # type: ignore[arg-type]
