@@ -66,7 +66,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from api.app import create_app
     from api.auth import dev_secret, development_token
     from api.deid import apply_views, configured_key, dev_key
-    from api.demo import DEFAULT_DEMO, generate, install_demo
+    from api.demo import DEFAULT_DEMO, install_demo
     from api.serve import check_port_free, serve
 
     check_port_free(args.host, args.port)
@@ -87,12 +87,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                     f"{', '.join(map(str, demo.sites))} (about 20-40 s on the embedded engine)"
                 )
                 install_demo(conn, settings.sql_dir)
-                result = generate(conn, progress=lambda line: print(f"demo: {line}", flush=True))
-                demo_command.print_report(result, sys.stdout)
-                history = demo_command.generate_history(
+                for written in demo_command.generate_run_demo(
                     conn, progress=lambda line: print(f"demo: {line}", flush=True)
-                )
-                demo_command.print_report(history, sys.stdout)
+                ):
+                    demo_command.print_report(written, sys.stdout)
                 forecast_command.train_all(conn, sys.stdout)
         dev_secret(settings.data_dir)
         print(

@@ -2,7 +2,8 @@
 
 1. training time of `make run`'s demo data (the default day of sites 1-3 plus its week of
    5-minute history, generated first when the database holds no rack rows): every site and
-   target, as `make run` trains them;
+   target, as `make run` trains them, against the raw engine reading the 1-minute aggregate rows
+   of the training windows;
 2. one bank's day of 10-minute forecasts at 1-minute steps (site 2, bank 1, 9 racks): the
    API's parse -> plan -> SQL -> LightGBM -> respond, latency and rows/s, against the raw
    engine reading the same day of 1-minute aggregate rows;
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import sys
 import time
 from datetime import date
@@ -24,8 +26,7 @@ from common import bench_database, engine_version, machine, median_ms, timed
 
 from api.catalog.model import load_catalog
 from api.db import connect, open_pool
-from api.demo import generate
-from api.demo.command import generate_history
+from api.demo.command import generate_run_demo
 from api.forecasting.command import train_all
 from api.forecasting.execute import read_forecast
 from api.forecasting.parse import parse_forecast_args
@@ -40,25 +41,38 @@ RAW_SQL = (
 )
 
 
+# what training reads besides its own computing: the 1-minute aggregate rows of its windows
+RAW_TRAINING_SQL = "SELECT * FROM ess.rack_1m WHERE bucket >= %s AND bucket < %s"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--database-url")
     args = parser.parse_args()
-    print(f"machine: {machine()}")
-    with bench_database(args.database_url) as url:
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f} (shared)")
+    with bench_database(args.database_url) as db:
+        url = db.url
         with connect(url) as conn:
             print(f"engine: {engine_version(conn)}")
             if not conn.execute("SELECT EXISTS (SELECT FROM ess.rack)").fetchone()[0]:
                 began = time.perf_counter()
-                generate(conn)
-                generate_history(conn, progress=lambda line: None)
+                generate_run_demo(conn, progress=lambda line: None)
                 print(f"demo (make run's): {time.perf_counter() - began:.1f} s")
             began = time.perf_counter()
             train_all(conn, io.StringIO())
-            print(f"training, every site and target: {time.perf_counter() - began:.1f} s")
+            training_s = time.perf_counter() - began
             catalog = load_catalog(conn)
             summaries = current_models(conn, None)
+            window = (min(s.train_start for s in summaries), max(s.train_end for s in summaries))
+            began = time.perf_counter()
+            raw_rows = len(conn.execute(RAW_TRAINING_SQL, window).fetchall())
+            raw_training_s = time.perf_counter() - began
+        print(
+            f"training, every site and target ({len(summaries)} models): {training_s:.1f} s; "
+            f"raw engine reading their {raw_rows:,} 1-minute aggregate rows: "
+            f"{raw_training_s:.1f} s; ratio {training_s / raw_training_s:.1f}x"
+        )
         pool = open_pool(url, max_size=1)
         target = BY_NAME["max_cell_voltage"]
         site = catalog.require_site(2)

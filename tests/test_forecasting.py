@@ -18,8 +18,10 @@ from api.app import create_app
 from api.catalog.model import load_catalog
 from api.demo import generate
 from api.forecasting import command, models
+from api.forecasting.execute import SOS_CLASSES_SQL, SoSClassBounds
+from api.forecasting.features import read_minute_grid, ten_minute_frame
 from api.forecasting.frames import read_rows
-from api.forecasting.targets import FEATURES, TARGETS
+from api.forecasting.targets import FEATURES, MINUTE, TARGETS, TEN_MINUTE_TARGETS
 from api.forecasting.train import ForecastError, train_site
 from tests.helpers import assert_problem, bearer, create_scratch_site, settings_for_tests
 
@@ -71,7 +73,9 @@ def test_every_url_answers(api, site, target, rack):
     assert item["version"] == "v1" and item["operating_site"] == site
     assert item["model"] in item["values"] or item["model"] == "persistence"
     if target.day_ahead:
-        assert len(item["values"]["time"]) == 24 and len(item["values"]["linear"]) == 24
+        assert len(item["values"]["time"]) == 24
+        assert all(len(item["values"][m]) == 24 for m in ("linear", "lightgbm", "lower"))
+        assert None not in item["values"]["lightgbm"]
     else:
         assert set(item["values"]) == {
             "observed",
@@ -95,6 +99,19 @@ def test_models_url_lists_the_backtest(api, site):
         best = min(metrics, key=lambda name: metrics[name]["mae"])
         assert model["model"] == best
         assert model["beats_persistence"] == (best != "persistence")
+
+
+def test_models_url_times_are_in_the_answer_zone(api, site):
+    path = f"/api/ess/stats/forecasting-models/operating-sites/{site}/"
+    local, utc = api.get(path).json(), api.get(path, params={"tz": "UTC"}).json()
+    for key in ("trained_at", "train_start", "train_end"):
+        in_local = [datetime.fromisoformat(m[key]) for m in local]
+        in_utc = [datetime.fromisoformat(m[key]) for m in utc]
+        assert {t.utcoffset() for t in in_local} == {timedelta(hours=9)}  # the site's zone
+        assert {t.utcoffset() for t in in_utc} == {timedelta(0)}
+        assert in_local == in_utc
+    assert_problem(api.get(path, params={"tz": "Mars/Base"}), 400, "tz")
+    assert_problem(api.get(path, params={"date": "2023-04-09"}), 400, "date")
 
 
 def minute_values(pool, site: int, column: str, start: datetime, end: datetime) -> dict:
@@ -141,6 +158,25 @@ def test_sos_forecast_uses_the_platform_sos(api, site, pool):
     assert [i["values"]["observed"] for i in items] == [
         sos[datetime.fromisoformat(i["time"])] for i in items
     ]
+    # the classes are ess.sos_class()'s, the SQL's one definition
+    scores = [i["values"][i["model"]] for i in items] + [i["values"]["observed"] for i in items]
+    with pool.connection() as conn:
+        classes = conn.execute(
+            "SELECT array_agg(ess.sos_class(s) ORDER BY n) FROM unnest(%s::float8[]) "
+            "WITH ORDINALITY AS u (s, n)",
+            (scores,),
+        ).fetchone()[0]
+    served = [i["class"]["forecast"] for i in items] + [i["class"]["observed"] for i in items]
+    assert served == classes
+
+
+def test_sos_classes_come_from_the_sql(conn):
+    """The forecasts classify with the bounds ess.sos_class() uses, at and beside each bound."""
+    bounds = SoSClassBounds(*conn.execute(SOS_CLASSES_SQL).fetchone())
+    scores = [1.0, 0.8, 0.7999, 0.4096, 0.4095, 0.0, None]
+    expected = [conn.execute("SELECT ess.sos_class(%s)", (s,)).fetchone()[0] for s in scores]
+    assert [bounds.of(s) for s in scores] == expected
+    assert expected == ["safe", "safe", "warning", "warning", "unsafe", "unsafe", None]
 
 
 def test_a_model_survives_the_database_round_trip(site, conn):
@@ -170,6 +206,70 @@ def test_a_model_survives_the_database_round_trip(site, conn):
     weights = np.array(stored[1])
     for row in rows:
         assert row.linear == pytest.approx(row.observed + np.dot(row.linear_inputs, weights))
+
+
+def test_training_features_are_the_served_ones(site, conn):
+    """Training computes ess.forecast()'s features in numpy from one read of the site's minute
+    values: bit for bit the numbers served, for every 10-minute target (missing minutes
+    included), over six hours around a local midnight. The linear inputs' sin and cos of the
+    time of day may differ in the last bit (the engine's C library)."""
+    midnight = datetime(LAST_DAY.year, LAST_DAY.month, LAST_DAY.day, tzinfo=SEOUL)
+    start, end = midnight - timedelta(hours=3), midnight + timedelta(hours=3)
+    grid = read_minute_grid(conn, site, start, end, SEOUL)
+    for target in TEN_MINUTE_TARGETS:
+        frame = ten_minute_frame(grid, target.name, start, end)
+        rows = read_rows(conn, False, site, None, None, target.name, start, end, MINUTE)
+        assert len(rows) == len(frame.observed) > 0.9 * 2 * 6 * 60
+        served = np.array([[getattr(r, name) for name in FEATURES] for r in rows], dtype=float)
+        np.testing.assert_array_equal(frame.features, served, err_msg=target.name)
+        np.testing.assert_array_equal(
+            frame.observed_at_target, np.array([r.observed_at_target for r in rows], dtype=float)
+        )
+        np.testing.assert_array_equal(
+            frame.target_day, [r.target_time.astimezone(SEOUL).toordinal() for r in rows]
+        )
+        np.testing.assert_allclose(
+            frame.linear_inputs, [r.linear_inputs for r in rows], rtol=0, atol=1e-15
+        )
+
+
+def test_day_ahead_lightgbm_is_the_stored_booster(api, site, pool):
+    """The 24-hour LightGBM values are the stored booster's on the documented features (the
+    value at t, the seasonal value and its difference to it, the horizon, the target's local
+    hour), with the interval of the chosen model around the chosen values."""
+    with pool.connection() as conn:  # returned before the API asks the engine's one session
+        text = conn.execute(
+            "SELECT m.lightgbm_model FROM ess.forecast_model_current AS c "
+            "JOIN ess.forecast_model AS m USING (model_id) WHERE c.site_id = %s "
+            "AND c.forecast_target = 'max_cell_voltage_day_ahead'",
+            (site,),
+        ).fetchone()[0]
+    booster = models.booster_from_text(text)
+    path = url("multi-step-forecasting-max-cell-voltage", site, None)
+    answer = api.get(path, params=AFTERNOON)
+    assert answer.status_code == 200, answer.text
+    items = answer.json()
+    assert items
+    for item in items:
+        values = item["values"]
+        seasonal = np.array(values["seasonal_naive"], dtype=float)
+        features = [
+            [
+                values["persistence"][h],
+                seasonal[h],
+                seasonal[h] - values["persistence"][h],
+                h + 1,
+                datetime.fromisoformat(values["time"][h]).hour,
+            ]
+            for h in range(24)
+        ]
+        expected = np.array(values["persistence"]) + booster.predict(np.array(features))
+        assert values["lightgbm"] == pytest.approx(expected.tolist(), rel=1e-12)
+        chosen = values[item["model"]]
+        assert all(
+            lo <= v <= up
+            for lo, v, up in zip(values["lower"], chosen, values["upper"], strict=True)
+        )
 
 
 def test_no_leakage_changing_data_after_t(api, site, pool):

@@ -202,8 +202,8 @@ def generate(
     reports = [run.report for run in runs]
     refreshed: list[str] = []
     refresh_began = time.perf_counter()
-    analyze(conn, COMPONENTS)
-    if refresh:
+    if refresh:  # without, the caller analyzes and refreshes (api/demo/command.py)
+        analyze(conn, COMPONENTS)
         refreshed = refresh_aggregates(
             conn, min(r.start for r in reports), max(r.end for r in reports)
         )

@@ -19,6 +19,7 @@ MODEL_SQL = (
     "WHERE site_id = %s AND forecast_target = %s AND model_version = %s"
 )
 BOOSTER_SQL = "SELECT lightgbm_model FROM ess.forecast_model WHERE model_id = %s"
+SOS_CLASSES_SQL = "SELECT ess.sos_safe_from(), ess.sos_warning_from()"
 
 
 class StoredModel(msgspec.Struct):
@@ -29,10 +30,30 @@ class StoredModel(msgspec.Struct):
 
 
 @dataclass(frozen=True)
+class SoSClassBounds:
+    """The lowest SoS of the safe and warning classes, from the SQL that defines them."""
+
+    safe_from: float
+    warning_from: float
+
+    def of(self, score: float | None) -> str | None:
+        if score is None:
+            return None
+        return (
+            "safe"
+            if score >= self.safe_from
+            else "warning"
+            if score >= self.warning_from
+            else "unsafe"
+        )
+
+
+@dataclass(frozen=True)
 class ForecastData:
     rows: list[TenMinuteRow] | list[DayAheadRow]
     model: StoredModel | None
     booster: object | None  # lightgbm.Booster
+    sos_classes: SoSClassBounds | None = None  # for the SoS target
 
 
 def read_forecast(pool: ConnectionPool, plan: ForecastPlan) -> ForecastData:
@@ -49,14 +70,19 @@ def read_forecast(pool: ConnectionPool, plan: ForecastPlan) -> ForecastData:
             args.end,
             args.step,
         )
+        sos_classes = (
+            SoSClassBounds(*conn.execute(SOS_CLASSES_SQL).fetchone())
+            if target.name == "sos"
+            else None
+        )
         version = rows[0].model_version if rows else None
         if version is None:
-            return ForecastData(rows, None, None)
+            return ForecastData(rows, None, None, sos_classes)
         with conn.cursor(row_factory=dict_row) as cur:
             cur.execute(MODEL_SQL, (plan.site.site_id, target.name, version))
             model = msgspec.convert(cur.fetchone(), StoredModel)
         booster = models.booster(model.model_id)
-        if booster is None and not target.day_ahead:
+        if booster is None:
             text = conn.execute(BOOSTER_SQL, (model.model_id,)).fetchone()[0]
             booster = models.booster(model.model_id, text) if text else None
-    return ForecastData(rows, model, booster)
+    return ForecastData(rows, model, booster, sos_classes)

@@ -4,12 +4,14 @@ connection) -> the answer's items, times in the requested zone."""
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import msgspec
 import numpy as np
 
 from api.forecasting import models
 from api.forecasting.execute import ForecastData
+from api.forecasting.features import day_ahead_features
 from api.forecasting.frames import DayAheadRow, TenMinuteRow
 from api.forecasting.plan import ForecastPlan
 from api.forecasting.targets import FEATURES
@@ -55,6 +57,7 @@ class DayAheadValues(msgspec.Struct):
     persistence: list[float]
     seasonal_naive: list[float | None]
     linear: list[float | None]
+    lightgbm: list[float | None]
     lower: list[float | None]
     upper: list[float | None]
     observed: list[float | None]
@@ -68,13 +71,6 @@ class DayAheadItem(msgspec.Struct):
     values: DayAheadValues
     model: str
     version: str | None
-
-
-def sos_class(score: float | None) -> str | None:
-    """The class of ess.sos_class() (sql/functions/sos.sql): safe >= 0.8, warning >= 0.8^4."""
-    if score is None:
-        return None
-    return "safe" if score >= 0.8 else "warning" if score >= 0.4096 else "unsafe"
 
 
 def _version(data: ForecastData) -> str | None:
@@ -121,10 +117,9 @@ def ten_minute_items(plan: ForecastPlan, data: ForecastData) -> list[ForecastIte
             "model": chosen,
             "version": version,
         }
-        if plan.target.name == "sos":
-            classes = SoSClasses(
-                sos_class(forecast), sos_class(row.observed), sos_class(row.observed_at_target)
-            )
+        if data.sos_classes is not None:
+            of = data.sos_classes.of
+            classes = SoSClasses(of(forecast), of(row.observed), of(row.observed_at_target))
             items.append(SoSForecastItem(**fields, sos_class=classes))
         else:
             items.append(ForecastItem(**fields))
@@ -136,13 +131,19 @@ def day_ahead_items(plan: ForecastPlan, data: ForecastData) -> list[DayAheadItem
     chosen = data.model.chosen_model if data.model else FALLBACK_MODEL
     halfwidth = data.model.interval_halfwidth.get(chosen) if data.model else None
     tz, version = plan.args.tz, _version(data)
+    boosted: list[list[float | None]] = [[None] * len(r.target_times) for r in rows]
+    if data.booster is not None and rows:
+        features = day_ahead_features(rows, ZoneInfo(plan.site.timezone))
+        changes = models.predict_lightgbm(data.booster, features)
+        boosted = (features[:, 0] + changes).reshape(len(rows), -1).tolist()
     items = []
-    for row in rows:
+    for row, lightgbm in zip(rows, boosted, strict=True):
         persistence = [row.observed] * len(row.target_times)
         by_model = {
             "persistence": persistence,
             "seasonal_naive": row.seasonal_naive,
             "linear": row.linear,
+            "lightgbm": lightgbm,
         }
         bounds = [_interval(v, halfwidth) for v in by_model[chosen]]
         items.append(
@@ -156,6 +157,7 @@ def day_ahead_items(plan: ForecastPlan, data: ForecastData) -> list[DayAheadItem
                     persistence=persistence,
                     seasonal_naive=row.seasonal_naive,
                     linear=row.linear,
+                    lightgbm=lightgbm,
                     lower=[lower for lower, _ in bounds],
                     upper=[upper for _, upper in bounds],
                     observed=row.observed_at_target,

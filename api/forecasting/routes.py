@@ -13,6 +13,7 @@ from api.forecasting.respond import day_ahead_items, ten_minute_items
 from api.forecasting.stored import StoredModelSummary, current_models
 from api.forecasting.targets import TARGETS, Target
 from api.operating_data.parse import query_values
+from api.params import parse_timezone
 
 DESCRIPTION = (
     "Parameters: start-time and end-time, or date (one local day, half-open); tz; "
@@ -54,12 +55,19 @@ class ForecastModelController(Controller):
     path = "/api/ess/stats/forecasting-models/operating-sites/{site:int}"
     tags = ["forecasting"]
 
-    @get("/", sync_to_thread=True, summary="The stored forecast models of a site, backtested")
+    @get(
+        "/",
+        sync_to_thread=True,
+        summary="The stored forecast models of a site, backtested",
+        description="Parameter: tz, the zone of the answer's times (default the site's).",
+    )
     def models(self, request: Request, site: FromPath[int]) -> list[StoredModelSummary]:
-        query_values(request.query_params.multi_items(), ())
-        request.app.state.catalog.require_site(site)
+        values = query_values(request.query_params.multi_items(), ("tz",))
+        found = request.app.state.catalog.require_site(site)
+        tz = parse_timezone(values.get("tz"), found.timezone)
         with request.app.state.pool.connection() as conn:
-            return current_models(conn, site)
+            models = current_models(conn, site)
+        return [model.in_zone(tz) for model in models]
 
 
 FORECAST_ROUTES = [*(forecast_controller(t) for t in TARGETS), ForecastModelController]

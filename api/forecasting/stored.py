@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import msgspec
 import psycopg
@@ -37,6 +38,15 @@ class StoredModelSummary(msgspec.Struct):
     hyperparameters: dict
     interval_halfwidth: dict[str, float | None]
     metrics: dict[str, ModelMetrics]
+
+    def in_zone(self, tz: ZoneInfo) -> StoredModelSummary:
+        """The same summary with its times in `tz` (the answer's zone)."""
+        return msgspec.structs.replace(
+            self,
+            trained_at=self.trained_at.astimezone(tz),
+            train_start=self.train_start.astimezone(tz),
+            train_end=self.train_end.astimezone(tz),
+        )
 
 
 def current_models(conn: psycopg.Connection, site: int | None) -> list[StoredModelSummary]:

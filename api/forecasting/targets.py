@@ -47,7 +47,7 @@ BY_NAME = {t.name: t for t in TARGETS}
 
 BASELINES = ("persistence", "seasonal_naive")
 TEN_MINUTE_MODELS = (*BASELINES, "linear", "lightgbm")
-DAY_AHEAD_MODELS = (*BASELINES, "linear")
+DAY_AHEAD_MODELS = (*BASELINES, "linear", "lightgbm")
 
 # The gradient-boosted model's inputs: columns of ess.forecast(), all known at the issue time.
 FEATURES = (
@@ -81,3 +81,14 @@ LINEAR_INPUTS = (
     "cos(minute_of_day)",
 )
 DAY_AHEAD_INPUTS = ("intercept", "observed", "seasonal_naive")
+# the 24-hour gradient-boosted model's inputs per issue time and horizon (all known at the issue
+# time): the value at t, the seasonal naive value of the target hour and its difference to the
+# value at t (trees learn a difference poorly from its two terms), the horizon in hours and the
+# local hour of day at which the target hour ends
+DAY_AHEAD_FEATURES = (
+    "observed",
+    "seasonal_naive",
+    "seasonal_naive - observed",
+    "horizon_hours",
+    "target_hour_of_day",
+)

@@ -20,8 +20,15 @@ import psycopg
 
 from api.catalog.model import Site
 from api.forecasting import models
-from api.forecasting.frames import DayAheadRow, TenMinuteRow, read_rows
+from api.forecasting.features import (
+    TenMinuteFrame,
+    day_ahead_features,
+    read_minute_grid,
+    ten_minute_frame,
+)
+from api.forecasting.frames import DayAheadRow, read_rows
 from api.forecasting.targets import (
+    DAY_AHEAD_FEATURES,
     DAY_AHEAD_INPUTS,
     FEATURES,
     HOUR,
@@ -80,36 +87,36 @@ def _local_days(times: list[datetime], tz: ZoneInfo) -> np.ndarray:
     return np.array([t.astimezone(tz).date().toordinal() for t in times], dtype=float)
 
 
-def ten_minute_samples(rows: list[TenMinuteRow], tz: ZoneInfo, with_lightgbm: bool) -> Samples:
-    observed = _array(r.observed for r in rows)
-    actual = _array(r.observed_at_target for r in rows)
-    inputs = np.array([r.linear_inputs for r in rows], dtype=float).reshape(len(rows), -1)
-    features = np.array(
-        [[getattr(r, name) for name in FEATURES] for r in rows], dtype=float
-    ).reshape(len(rows), len(FEATURES))
-    change = actual - observed
+def ten_minute_samples(frame: TenMinuteFrame) -> Samples:
+    observed, inputs, features = frame.observed, frame.linear_inputs, frame.features
+    change = frame.observed_at_target - observed
 
     def linear(mask):
         weights = models.fit_linear(inputs[mask], change[mask])
         return weights.tolist(), lambda m: observed[m] + inputs[m] @ weights
 
-    def lightgbm(mask):
-        text = models.fit_lightgbm(features[mask], change[mask], FEATURES)
+    return Samples(
+        day=frame.target_day,
+        actual=frame.observed_at_target,
+        baselines={"persistence": observed, "seasonal_naive": frame.seasonal_naive},
+        learners={
+            "linear": linear,
+            "lightgbm": lightgbm_learner(features, observed, frame.observed_at_target, FEATURES),
+        },
+    )
+
+
+def lightgbm_learner(
+    features: np.ndarray, observed: np.ndarray, actual: np.ndarray, names: tuple[str, ...]
+) -> Learner:
+    """LightGBM on `features`, predicting the change from the value at the issue time."""
+
+    def fit(mask):
+        text = models.fit_lightgbm(features[mask], actual[mask] - observed[mask], names)
         booster = models.booster_from_text(text)
         return text, lambda m: observed[m] + models.predict_lightgbm(booster, features[m])
 
-    learners: dict[str, Learner] = {"linear": linear}
-    if with_lightgbm:
-        learners["lightgbm"] = lightgbm
-    return Samples(
-        day=_local_days([r.target_time for r in rows], tz),
-        actual=actual,
-        baselines={
-            "persistence": observed,
-            "seasonal_naive": _array(r.seasonal_naive for r in rows),
-        },
-        learners=learners,
-    )
+    return fit
 
 
 def day_ahead_samples(rows: list[DayAheadRow], tz: ZoneInfo) -> Samples:
@@ -138,7 +145,12 @@ def day_ahead_samples(rows: list[DayAheadRow], tz: ZoneInfo) -> Samples:
         day=_local_days(times, tz),
         actual=actual,
         baselines={"persistence": observed, "seasonal_naive": seasonal},
-        learners={"linear": linear},
+        learners={
+            "linear": linear,
+            "lightgbm": lightgbm_learner(
+                day_ahead_features(rows, tz), observed, actual, DAY_AHEAD_FEATURES
+            ),
+        },
     )
 
 
@@ -206,43 +218,30 @@ def _metrics(errors: dict[str, list], covered: dict[str, list]) -> dict[str, dic
 
 
 def train_target(
-    conn: psycopg.Connection, site: Site, target: Target, start: datetime, end: datetime
+    target: Target, samples: Samples, start: datetime, end: datetime, site: int
 ) -> Fitted:
-    began = time.perf_counter()
-    tz = ZoneInfo(site.timezone)
-    step = HOUR if target.day_ahead else MINUTE  # every issue time with data
-    rows = read_rows(
-        conn, target.day_ahead, site.site_id, None, None, target.name, start, end, step
-    )
-    if target.day_ahead:
-        samples = day_ahead_samples(rows, tz)  # type: ignore[arg-type]
-    else:
-        samples = ten_minute_samples(rows, tz, with_lightgbm=True)  # type: ignore[arg-type]
     metrics, stored, halfwidths = backtest(samples)
     scored = {n: m["mae"] for n, m in metrics.items() if m["mae"] is not None}
+    step = HOUR if target.day_ahead else MINUTE  # every issue time with data
     return Fitted(
-        site=site.site_id,
+        site=site,
         target=target.name,
         train_start=start,
         train_end=end,
         chosen_model=min(scored, key=scored.__getitem__),
-        features=list(DAY_AHEAD_INPUTS if target.day_ahead else FEATURES),
+        features=list(DAY_AHEAD_FEATURES if target.day_ahead else FEATURES),
         hyperparameters={
             "training_step_minutes": step.total_seconds() / 60,
             "test_days": TEST_DAYS,
             "interval_coverage": models.COVERAGE,
             "linear_inputs": list(DAY_AHEAD_INPUTS if target.day_ahead else LINEAR_INPUTS),
-            **(
-                {}
-                if target.day_ahead
-                else {"lightgbm": models.LIGHTGBM_PARAMETERS, "rounds": models.LIGHTGBM_ROUNDS}
-            ),
+            "lightgbm": models.LIGHTGBM_PARAMETERS,
+            "rounds": models.LIGHTGBM_ROUNDS,
         },
         linear_weights=stored["linear"],  # type: ignore[arg-type]
         lightgbm_model=stored.get("lightgbm"),  # type: ignore[arg-type]
         interval_halfwidth=halfwidths,
         metrics=metrics,
-        seconds=time.perf_counter() - began,
     )
 
 
@@ -294,12 +293,23 @@ def train_site(
     days: int,
     targets: tuple[Target, ...] = TARGETS,
 ) -> list[Fitted]:
+    """Every target of `targets`; the 10-minute ones from one read of the site's minute values."""
     window = training_window(conn, site, until, days)
     if window is None:
         return []
+    tz = ZoneInfo(site.timezone)
+    grid = None
     fitted = []
     for target in targets:
-        found = train_target(conn, site, target, *window)
+        began = time.perf_counter()
+        if target.day_ahead:
+            rows = read_rows(conn, True, site.site_id, None, None, target.name, *window, HOUR)
+            samples = day_ahead_samples(rows, tz)  # type: ignore[arg-type]
+        else:
+            grid = grid or read_minute_grid(conn, site.site_id, *window, tz)
+            samples = ten_minute_samples(ten_minute_frame(grid, target.name, *window))
+        found = train_target(target, samples, *window, site.site_id)
+        found.seconds = time.perf_counter() - began
         store(conn, found)
         fitted.append(found)
     return fitted

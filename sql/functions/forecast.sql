@@ -22,9 +22,84 @@ AS $$
     SELECT sum(x * y) FROM unnest(a, b) AS pair (x, y)
 $$;
 
--- Per rack and minute-end t in [p_start, p_end): the target's value at t and the exogenous
--- values at t (rack current and SoC, bank power, site ambient temperature). The SoS target is
--- ess.rack_sos() per minute, the platform's SoS definition.
+-- Per rack and minute-end t in [p_start, p_end): the value at t of every target and the
+-- exogenous values at t (rack current and SoC, bank power, site ambient temperature). The SoS
+-- target is ess.rack_sos() per minute, the platform's SoS definition; it is computed only with
+-- p_with_sos (the other targets' forecasts do not pay for it). Training reads this once per site
+-- for all targets (api/forecasting/features.py).
+CREATE OR REPLACE FUNCTION ess.forecast_minute_values(
+    p_site integer,
+    p_bank integer,
+    p_rack integer,
+    p_start timestamptz,
+    p_end timestamptz,
+    p_with_sos boolean
+)
+RETURNS TABLE (
+    value_time timestamptz,
+    bank_id smallint,
+    rack_id smallint,
+    max_cell_voltage double precision,
+    min_cell_voltage double precision,
+    max_cell_temperature double precision,
+    min_cell_temperature double precision,
+    sos double precision,
+    rack_current double precision,
+    rack_soc double precision,
+    bank_power double precision,
+    ambient_temperature double precision
+)
+LANGUAGE sql
+STABLE
+AS $$
+    WITH sos AS (
+        SELECT s.bucket, s.bank_id, s.rack_id, s.sos_score
+        FROM ess.rack_sos(
+            p_site, p_bank, p_rack, p_start - interval '1 minute', p_end - interval '1 minute'
+        ) AS s
+        WHERE p_with_sos
+    ),
+
+    ambient AS (
+        SELECT
+            time_bucket(interval '1 minute', e.ts) AS bucket,
+            avg(e.sensor1_temperature) AS temperature
+        FROM ess.etc AS e
+        WHERE
+            e.site_id = p_site
+            AND e.ts >= p_start - interval '1 minute'
+            AND e.ts < p_end - interval '1 minute'
+        GROUP BY 1
+    )
+
+    SELECT
+        r.bucket + interval '1 minute',
+        r.bank_id,
+        r.rack_id,
+        r.max_rack_max_cell_voltage,
+        r.min_rack_min_cell_voltage,
+        r.max_rack_max_cell_temperature,
+        r.min_rack_min_cell_temperature,
+        sos.sos_score,
+        r.sum_rack_current / nullif(r.n_rack_current, 0),
+        r.sum_rack_soc / nullif(r.n_rack_soc, 0),
+        b.sum_bank_power / nullif(b.n_bank_power, 0),
+        ambient.temperature
+    FROM ess.rack_1m AS r
+    LEFT JOIN ess.bank_1m AS b
+        ON r.site_id = b.site_id AND r.bank_id = b.bank_id AND r.bucket = b.bucket
+    LEFT JOIN ambient ON r.bucket = ambient.bucket
+    LEFT JOIN sos
+        ON r.bucket = sos.bucket AND r.bank_id = sos.bank_id AND r.rack_id = sos.rack_id
+    WHERE
+        r.site_id = p_site
+        AND (p_bank IS NULL OR r.bank_id = p_bank)
+        AND (p_rack IS NULL OR r.rack_id = p_rack)
+        AND r.bucket >= p_start - interval '1 minute'
+        AND r.bucket < p_end - interval '1 minute'
+$$;
+
+-- The same per rack and minute-end, with one target's value (p_target: a column name above).
 CREATE OR REPLACE FUNCTION ess.forecast_minute_series(
     p_site integer,
     p_bank integer,
@@ -46,53 +121,24 @@ RETURNS TABLE (
 LANGUAGE sql
 STABLE
 AS $$
-    WITH sos AS (
-        SELECT s.bucket, s.bank_id, s.rack_id, s.sos_score
-        FROM ess.rack_sos(
-            p_site, p_bank, p_rack, p_start - interval '1 minute', p_end - interval '1 minute'
-        ) AS s
-        WHERE p_target = 'sos'
-    ),
-
-    ambient AS (
-        SELECT
-            time_bucket(interval '1 minute', e.ts) AS bucket,
-            avg(e.sensor1_temperature) AS temperature
-        FROM ess.etc AS e
-        WHERE
-            e.site_id = p_site
-            AND e.ts >= p_start - interval '1 minute'
-            AND e.ts < p_end - interval '1 minute'
-        GROUP BY 1
-    )
-
     SELECT
-        r.bucket + interval '1 minute',
-        r.bank_id,
-        r.rack_id,
+        v.value_time,
+        v.bank_id,
+        v.rack_id,
         CASE p_target
-            WHEN 'max_cell_voltage' THEN r.max_rack_max_cell_voltage
-            WHEN 'min_cell_voltage' THEN r.min_rack_min_cell_voltage
-            WHEN 'max_cell_temperature' THEN r.max_rack_max_cell_temperature
-            WHEN 'min_cell_temperature' THEN r.min_rack_min_cell_temperature
-            WHEN 'sos' THEN sos.sos_score
+            WHEN 'max_cell_voltage' THEN v.max_cell_voltage
+            WHEN 'min_cell_voltage' THEN v.min_cell_voltage
+            WHEN 'max_cell_temperature' THEN v.max_cell_temperature
+            WHEN 'min_cell_temperature' THEN v.min_cell_temperature
+            WHEN 'sos' THEN v.sos
         END,
-        r.sum_rack_current / nullif(r.n_rack_current, 0),
-        r.sum_rack_soc / nullif(r.n_rack_soc, 0),
-        b.sum_bank_power / nullif(b.n_bank_power, 0),
-        ambient.temperature
-    FROM ess.rack_1m AS r
-    LEFT JOIN ess.bank_1m AS b
-        ON r.site_id = b.site_id AND r.bank_id = b.bank_id AND r.bucket = b.bucket
-    LEFT JOIN ambient ON r.bucket = ambient.bucket
-    LEFT JOIN sos
-        ON r.bucket = sos.bucket AND r.bank_id = sos.bank_id AND r.rack_id = sos.rack_id
-    WHERE
-        r.site_id = p_site
-        AND (p_bank IS NULL OR r.bank_id = p_bank)
-        AND (p_rack IS NULL OR r.rack_id = p_rack)
-        AND r.bucket >= p_start - interval '1 minute'
-        AND r.bucket < p_end - interval '1 minute'
+        v.rack_current,
+        v.rack_soc,
+        v.bank_power,
+        v.ambient_temperature
+    FROM ess.forecast_minute_values(
+        p_site, p_bank, p_rack, p_start, p_end, p_target = 'sos'
+    ) AS v
 $$;
 
 -- The newest version of every site's model per target (without the LightGBM text).

@@ -27,6 +27,24 @@ AS $$
     END
 $$;
 
+-- The lowest SoS of each class, the one definition: ess.sos_class() and the SoS forecasts'
+-- classes (api/forecasting, which reads them) use these.
+CREATE OR REPLACE FUNCTION ess.sos_safe_from()
+RETURNS double precision
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT 0.8::double precision
+$$;
+
+CREATE OR REPLACE FUNCTION ess.sos_warning_from()
+RETURNS double precision
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT 0.4096::double precision
+$$;
+
 CREATE OR REPLACE FUNCTION ess.sos_class(sos_score double precision)
 RETURNS text
 LANGUAGE sql
@@ -34,8 +52,8 @@ IMMUTABLE PARALLEL SAFE
 AS $$
     SELECT CASE
         WHEN sos_score IS NULL THEN NULL
-        WHEN sos_score >= 0.8 THEN 'safe'
-        WHEN sos_score >= 0.4096 THEN 'warning'
+        WHEN sos_score >= ess.sos_safe_from() THEN 'safe'
+        WHEN sos_score >= ess.sos_warning_from() THEN 'warning'
         ELSE 'unsafe'
     END
 $$;
