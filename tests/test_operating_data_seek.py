@@ -123,13 +123,18 @@ def test_the_aggregate_counts_the_materialized_minutes_and_not_the_stale_one(poo
     window = Window(START, START + timedelta(minutes=MINUTES))
     selection = _selection(pool, site, bank=1)
     with pool.connection() as conn:
-        relation, width, origin, until, starts, ends = conn.execute(
+        schema, table, width, origin, until, starts, ends = conn.execute(
             *coverage_query(selection, window)
         ).fetchone()
-    counts = MinuteCounts(relation, width, origin, until, tuple(map(Window, starts, ends)))
+        (rack_1m,) = conn.execute(
+            "SELECT mat.table_name FROM _timescaledb_catalog.continuous_agg AS agg "
+            "JOIN _timescaledb_catalog.hypertable AS mat ON agg.mat_hypertable_id = mat.id "
+            "WHERE agg.user_view_schema = 'ess' AND agg.user_view_name = 'rack_1m'"
+        ).fetchone()
+    counts = MinuteCounts((schema, table), width, origin, until, tuple(map(Window, starts, ends)))
     exact, raw = count_spans(window, counts)
     late = START + timedelta(minutes=LATE_MINUTE)
-    assert relation == "rack_1m" and until >= START + timedelta(minutes=MATERIALIZED_MINUTES)
+    assert table == rack_1m and until >= START + timedelta(minutes=MATERIALIZED_MINUTES)
     assert Window(START, late) in exact
     assert any(w.start <= late and w.end >= late + width for w in raw)  # the stale minute
     assert all(w.end <= START + timedelta(minutes=MATERIALIZED_MINUTES) for w in exact)
@@ -162,7 +167,7 @@ def _selection(pool, site: int, bank: int) -> Selection:
 # -- count_spans, on its own
 
 GRID = MinuteCounts(
-    relation="rack_1m",
+    table=("_timescaledb_internal", "_materialized_hypertable_1"),
     width=timedelta(minutes=1),
     origin=datetime(2000, 1, 3, tzinfo=SEOUL),
     materialized_until=START + timedelta(minutes=20),

@@ -94,13 +94,15 @@ def _seek(conn: psycopg.Connection, selection: Selection, offset: int) -> tuple[
         if bounds is None:
             return window, offset  # no rows to skip
         window = Window(window.start or bounds[0], window.end or bounds[1] + _INSTANT)
-    relation, width, origin, materialized_until, stale_starts, stale_ends = conn.execute(
+    if window.start >= window.end:
+        return window, offset  # nothing to count
+    schema, table, width, origin, materialized_until, stale_starts, stale_ends = conn.execute(
         *coverage_query(selection, window)
     ).fetchone()
-    if relation is None:  # no 1-minute aggregate: skip the rows
+    if table is None:  # no 1-minute aggregate: skip the rows
         return window, offset
     counts = MinuteCounts(
-        relation,
+        (schema, table),
         width,
         origin,
         materialized_until,

@@ -155,7 +155,7 @@ class MinuteCounts:
     """What the 1-minute aggregate of a component counts exactly within a window (from
     ess.minute_count_coverage): whole buckets before `materialized_until`, except `stale`."""
 
-    relation: str
+    table: tuple[str, str]  # the aggregate's materialized hypertable (schema, name)
     width: timedelta
     origin: datetime
     materialized_until: datetime

@@ -6,7 +6,9 @@
 -- touched since: TimescaleDB logs the time range of every insert, update or delete below its
 -- invalidation threshold (which is at or past the watermark) until a refresh re-materializes it.
 -- This function answers, clamped to [p_start, p_end):
---   relation         the aggregate (schema ess), NULL when the component has no 1-minute level
+--   counts_schema, counts_table   the aggregate's materialized hypertable (its stored buckets,
+--                    read without the real-time union of the view), NULL when the component has
+--                    no 1-minute level
 --   bucket_width, bucket_origin   its grid
 --   materialized_until   the watermark: rows from here on are counted from the raw table
 --   stale_starts, stale_ends     ranges [start, end) written since their last refresh (pending
@@ -19,7 +21,8 @@ CREATE OR REPLACE FUNCTION ess.minute_count_coverage(
     p_component text,
     p_start timestamptz,
     p_end timestamptz,
-    OUT relation text,
+    OUT counts_schema text,
+    OUT counts_table text,
     OUT bucket_width interval,
     OUT bucket_origin timestamptz,
     OUT materialized_until timestamptz,
@@ -48,7 +51,8 @@ DECLARE
     $sql$;
 BEGIN
     SELECT
-        agg.user_view_name::text AS relation,
+        mat_table.schema_name::text AS counts_schema,
+        mat_table.table_name::text AS counts_table,
         agg.raw_hypertable_id,
         agg.mat_hypertable_id,
         bucket.bucket_width::interval AS width,
@@ -59,6 +63,8 @@ BEGIN
         ON agg.mat_hypertable_id = bucket.mat_hypertable_id
     INNER JOIN _timescaledb_catalog.hypertable AS raw_table
         ON agg.raw_hypertable_id = raw_table.id
+    INNER JOIN _timescaledb_catalog.hypertable AS mat_table
+        ON agg.mat_hypertable_id = mat_table.id
     WHERE
         agg.user_view_schema = 'ess'
         AND raw_table.schema_name = 'ess'
@@ -72,7 +78,8 @@ BEGIN
     IF NOT found THEN
         RETURN;
     END IF;
-    relation := level.relation;
+    counts_schema := level.counts_schema;
+    counts_table := level.counts_table;
     bucket_width := level.width;
     bucket_origin := level.origin;
     materialized_until := _timescaledb_functions.to_timestamp(
