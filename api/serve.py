@@ -19,6 +19,7 @@ from api.cli_errors import CommandError
 from api.engine import EngineStopped
 
 WATCH_INTERVAL_S = 2.0
+WORKER_HEALTHCHECK_S = 30
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -70,7 +71,16 @@ def serve_workers(factory: str, host: str, port: int, workers: int) -> None:
     connections), each building its own app and connection pool with `factory` (an import
     string). uvicorn's supervisor replaces a worker that dies and stops them all on Ctrl-C;
     a worker that fails to start stops the others."""
-    config = uvicorn.Config(factory, factory=True, host=host, port=port, workers=workers)
+    config = uvicorn.Config(
+        factory,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        # a worker that does not answer the supervisor's ping in time is killed and replaced:
+        # uvicorn's 5 s is shorter than a fresh interpreter's imports on a busy machine
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+    )
     supervisor = Multiprocess(config, sockets=[config.bind_socket()])
     supervisor.run()
     if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):

@@ -76,17 +76,21 @@ def pages(url: str, site_id: int) -> dict[str, tuple[str, dict, Selection, int]]
     bank = selection_of(url, site_id, (("bank_id", 1),))
     rack = selection_of(url, site_id, (("bank_id", 1), ("rack_id", 1)))
     with connect(url) as conn:
-        rack_rows = conn.execute(
-            "SELECT count(*) FROM ess.rack WHERE site_id = %s AND bank_id = 1 AND rack_id = 1 "
-            "AND ts >= %s AND ts < %s",
-            (site_id, rack.window.start, rack.window.end),
-        ).fetchone()[0]
+        rack_rows, bank_rows = (
+            conn.execute(
+                "SELECT count(*) FROM ess.rack WHERE site_id = %s AND bank_id = 1 "
+                "AND rack_id = ANY(%s) AND ts >= %s AND ts < %s",
+                (site_id, racks, rack.window.start, rack.window.end),
+            ).fetchone()[0]
+            for racks in ([1], list(range(1, RACKS[0] + 1)))
+        )
     last_rack = -(-rack_rows // PAGE_SIZE)
+    deep_bank = min(BANK_DEEP_PAGE, -(-bank_rows // PAGE_SIZE))  # a coarser day has fewer
     return {
         "rack, page 1": (base + "1/", {}, rack, 1),
         f"rack, last page ({last_rack})": (base + "1/", {}, rack, last_rack),
         "bank, page 1": (base, {}, bank, 1),
-        f"bank, page {BANK_DEEP_PAGE}": (base, {}, bank, BANK_DEEP_PAGE),
+        f"bank, page {deep_bank}": (base, {}, bank, deep_bank),
     }
 
 

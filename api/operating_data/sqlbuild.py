@@ -224,7 +224,9 @@ CROSS JOIN LATERAL (
 GROUP BY stored.bucket
 """
 _COUNTED_PIECES = """
-SELECT time_bucket({width}::interval, counted.ts, origin => {origin}::timestamptz), count(*)
+SELECT
+    time_bucket({width}::interval, counted.ts, origin => {origin}::timestamptz) AS bucket,
+    count(*) AS n_rows
 FROM unnest({starts}::timestamptz[], {ends}::timestamptz[]) AS span (lo, hi)
 CROSS JOIN LATERAL (
     SELECT {ts} AS ts FROM {relation}{where} AND {ts} >= span.lo AND {ts} < span.hi
