@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from psycopg_pool import ConnectionPool
 
@@ -21,6 +22,7 @@ from api.errors import EXCEPTION_HANDLERS
 from api.forecasting.routes import FORECAST_ROUTES
 from api.health import health
 from api.operating_data.routes import OPERATING_DATA_ROUTES
+from api.operating_data.settings import OperatingDataSettings
 from api.operating_sites.routes import SiteController
 from api.replicas import ReadPools
 from api.root import root
@@ -72,6 +74,8 @@ def create_app(pool: ConnectionPool | None = None, settings: Settings | None = N
     return Litestar(
         route_handlers=[*ROUTES, *static_routers()],
         lifespan=[lifespan],
+        # limits and the cursor key, read once: a missing production key stops the start
+        state=State({"operating_data": OperatingDataSettings.from_env(settings)}),
         exception_handlers=EXCEPTION_HANDLERS,
         # authentication, scopes, rate limits and the OpenAPI security of every route
         # signed links: raw downloads from a browser (the policy accepts them instead of a token)

@@ -18,7 +18,7 @@ from api.catalog.model import COMPONENTS
 from api.cli_errors import EXIT_USAGE, CommandError, Context, explain
 from api.config import ConfigurationError, Settings
 from api.database_roles import logins
-from api.db import connect
+from api.db import connect, server_is_embedded
 from api.deid import command as deid_command
 from api.deid.names import DeidKeyError
 from api.demo import command as demo_command
@@ -44,9 +44,21 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from api.app import create_app
-    from api.serve import check_port_free, serve
+    from api.serve import check_port_free, serve, serve_workers
 
     check_port_free(args.host, args.port)
+    if args.workers > 1:
+        if not settings.database_url or server_is_embedded(settings.database_url):
+            raise CommandError(
+                "--workers needs DATABASE_URL of a TimescaleDB server: the embedded engine runs "
+                "one query at a time in one session shared by every connection, so more API "
+                "processes would only queue behind it (and share its session state); serve it "
+                "with one process"
+            )
+        # the settings and keys each worker will read, checked once before any starts
+        create_app(settings=settings)
+        serve_workers("api.app:create_app", args.host, args.port, args.workers)
+        return 0
     with database(settings) as url:
         app = create_app(settings=Settings(database_url=url))
         serve(app, args.host, args.port, engine_alive(settings))
@@ -188,6 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=positive,
+        default=1,
+        help="API processes sharing the port (a TimescaleDB server only; default 1)",
+    )
 
     sub.add_parser("engine", help="run the embedded TimescaleDB engine in the foreground")
 

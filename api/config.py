@@ -147,7 +147,13 @@ class Settings:
         default_factory=lambda: env_number("ESS_STATEMENT_TIMEOUT_MS", 30000, int)
     )
 
-    # "production" makes missing secrets (JWT key, de-identification key) fatal at startup
+    # signs what the server hands out and takes back (paging cursors, download links): every
+    # process and instance given the same key accepts what any of them signed
+    signing_key: str | None = field(
+        default_factory=lambda: os.environ.get("ESS_SIGNING_KEY") or None
+    )
+    # "production" makes missing secrets (JWT, signing and de-identification keys) fatal at
+    # startup
     environment: str = field(default_factory=lambda: os.environ.get("ESS_ENV", "development"))
     access: AccessSettings = field(default_factory=AccessSettings)
 

@@ -3,10 +3,16 @@ owner-only permissions, then read back, so tokens and de-identified names surviv
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 import time
 from pathlib import Path
+
+from api.config import ConfigurationError, Settings
+
+DEV_SIGNING_KEY_FILE = "signing-key"
 
 
 def read_or_create_secret(path: Path) -> str:
@@ -35,3 +41,21 @@ def write_secret(path: Path, value: str) -> None:
     with os.fdopen(fd, "w") as f:
         f.write(value + "\n")
     os.replace(tmp, path)
+
+
+def signing_key(settings: Settings, purpose: bytes) -> bytes:
+    """The key of one kind of signed value (`purpose` names it, e.g. paging cursors), derived
+    from ESS_SIGNING_KEY so that any process of any instance accepts what another signed;
+    required in production, in development kept under the data directory (one for all the
+    processes sharing it, and across restarts)."""
+    secret = settings.signing_key
+    if secret is None:
+        if settings.production:
+            raise ConfigurationError(
+                "ESS_ENV=production needs ESS_SIGNING_KEY (at least 32 characters, the same for "
+                "every API process): it signs paging cursors and download links"
+            )
+        secret = read_or_create_secret(settings.data_dir / DEV_SIGNING_KEY_FILE)
+    elif len(secret) < 32:
+        raise ConfigurationError("ESS_SIGNING_KEY must be at least 32 characters")
+    return hmac.new(secret.encode(), purpose, hashlib.sha256).digest()

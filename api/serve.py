@@ -12,11 +12,14 @@ import time
 from collections.abc import Callable
 
 import uvicorn
+from uvicorn.server import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
 
 from api.cli_errors import CommandError
 from api.engine import EngineStopped
 
 WATCH_INTERVAL_S = 2.0
+WORKER_HEALTHCHECK_S = 30
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -61,6 +64,27 @@ def serve(app, host: str, port: int, engine_alive: Callable[[], bool] | None = N
         raise startup_errors[0]
     if engine_lost.is_set():
         raise EngineStopped("the embedded engine stopped while the server ran")
+
+
+def serve_workers(factory: str, host: str, port: int, workers: int) -> None:
+    """Serve from `workers` processes sharing one listening socket (the kernel spreads the
+    connections), each building its own app and connection pool with `factory` (an import
+    string). uvicorn's supervisor replaces a worker that dies and stops them all on Ctrl-C;
+    a worker that fails to start stops the others."""
+    config = uvicorn.Config(
+        factory,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        # a worker that does not answer the supervisor's ping in time is killed and replaced:
+        # uvicorn's 5 s is shorter than a fresh interpreter's imports on a busy machine
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+    )
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        raise CommandError("an API process failed to start (its error is above)")
 
 
 def _raising_startup(app, errors: list[BaseException]):

@@ -8,17 +8,23 @@ import contextlib
 import json
 import os
 import platform
+import secrets
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import httpx
+
+from api.auth.tokens import SCOPE_RAW, mint
 from api.config import REPO_ROOT
 from api.db import connect
-from api.demo import install_demo
-from api.engine import EmbeddedEngine, is_embedded, throwaway_engine
+from api.demo import generate, install_demo
+from api.engine import EmbeddedEngine, free_port, is_embedded, throwaway_engine
 from api.migrate import migrate
 from api.refresh import refresh_aggregates
 
@@ -68,6 +74,63 @@ def bench_database(url: str | None) -> Iterator[BenchDatabase]:
         yield BenchDatabase(url, engine)
 
 
+# -- the API as a real server: `ess serve` in its own process(es)
+
+SECRET = secrets.token_urlsafe(32)  # the JWT secret of this run
+
+
+@dataclass
+class Server:
+    base: str
+    pid: int  # the serving process (the supervisor with several workers)
+    headers: dict[str, str]
+    peak_kib: int = 0
+    samples: list[int] = field(default_factory=list)
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+
+@contextlib.contextmanager
+def api_server(url: str, workers: int = 1, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """`ess serve --workers N` against `url` with `env` added, without rate limit, with a
+    raw-scope token."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "ESS_JWT_SECRET": SECRET,
+        "ESS_RATE_LIMIT_BURST": "0",
+        "ESS_SIGNING_KEY": SECRET,
+        **(env or {}),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,  # the access log
+        stderr=subprocess.DEVNULL,  # uvicorn's log of every worker
+    )
+    token = mint(SECRET, [SCOPE_RAW], None, timedelta(hours=3), subject="bench")
+    server = Server(f"http://127.0.0.1:{port}", process.pid, {"Authorization": f"Bearer {token}"})
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(server.base + "/api/ess/operating-sites/").status_code == 200:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the API server did not start")
+            time.sleep(0.2)
+        yield server
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def scratch_site(conn, label: str, racks: Sequence[int], template: int = 2) -> int:
     """A new site with the columns of `template` and `racks` racks per bank."""
     site_id = conn.execute(
@@ -76,6 +139,29 @@ def scratch_site(conn, label: str, racks: Sequence[int], template: int = 2) -> i
     conn.execute(
         "SELECT ess.add_site_like(%s::smallint, %s, %s, %s::smallint, %s::smallint[])",
         (site_id, f"{label}{site_id}", f"{label} {site_id}", template, list(racks)),
+    )
+    return site_id
+
+
+def demo_day_site(
+    conn, label: str, racks: Sequence[int], day: date, interval_s: int, refresh: bool
+) -> int:
+    """A new scratch site filled with one local day by the demo generator (one row every
+    `interval_s` seconds per series), refreshed into the continuous aggregates if asked."""
+    site_id = scratch_site(conn, label, racks)
+    began = time.perf_counter()
+    demo = generate(
+        conn,
+        sites=(site_id,),
+        start=day,
+        days=1,
+        interval=timedelta(seconds=interval_s),
+        refresh=refresh,
+    )
+    print(
+        f"generated {demo.total_rows:,} rows (site {site_id}, {day}, one every {interval_s} s"
+        f"{', refreshed' if refresh else ''}) in {time.perf_counter() - began:.0f} s",
+        flush=True,
     )
     return site_id
 

@@ -32,15 +32,12 @@ import contextlib
 import hashlib
 import os
 import random
-import secrets
 import statistics
-import subprocess
-import sys
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -48,21 +45,19 @@ from zoneinfo import ZoneInfo
 import httpx
 from common import (
     BenchDatabase,
+    Server,
+    api_server,
     bench_database,
+    demo_day_site,
     describe_setup,
     drop_scratch_site,
     p95_ms,
-    scratch_site,
     timed,
     write_results,
 )
 
-from api.auth.tokens import SCOPE_RAW, mint
 from api.catalog.model import load_catalog
-from api.config import REPO_ROOT
 from api.db import connect, open_pool
-from api.demo import generate
-from api.engine import free_port
 from api.operating_data.cursor import AFTER, Cursor, Position
 from api.operating_data.dataset import operating_dataset
 from api.operating_data.execute import SLICE_WORK_MEM, stored_window
@@ -75,64 +70,11 @@ from api.params import Window
 DAY = date(2023, 4, 10)
 SEOUL = ZoneInfo("Asia/Seoul")
 RACKS = (9, 8)
-SECRET = secrets.token_urlsafe(32)
 CLIENTS = 4
 DEEP_PAGE = 300
 
 
-# -- the API as a real server
-
-
-@dataclass
-class Server:
-    base: str
-    pid: int
-    headers: dict[str, str]
-    peak_kib: int = 0
-    samples: list[int] = field(default_factory=list)
-
-    def rss_kib(self) -> int:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        raise RuntimeError("no VmRSS")
-
-
-@contextlib.contextmanager
-def api_server(url: str, env: dict[str, str] | None = None) -> Iterator[Server]:
-    """The API in a uvicorn process of its own on DATABASE_URL `url`, with `env` added."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "ESS_JWT_SECRET": SECRET,
-        "ESS_RATE_LIMIT_BURST": "0",
-        **(env or {}),
-    }
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory"),
-            *("--host", "127.0.0.1", "--port", str(port)),
-            *("--no-access-log", "--log-level", "warning"),
-        ],
-        env=env,
-        cwd=REPO_ROOT,
-    )
-    token = mint(SECRET, [SCOPE_RAW], None, timedelta(hours=3), subject="bench")
-    server = Server(f"http://127.0.0.1:{port}", process.pid, {"Authorization": f"Bearer {token}"})
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(server.base + "/api/ess/operating-sites/").status_code == 200:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the API server did not start")
-            time.sleep(0.2)
-        yield server
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+# -- the API as a real server (bench/common.py), its CPU and memory
 
 
 def cpu_seconds(pid: int | None) -> float:
@@ -539,22 +481,9 @@ def main() -> None:
     with bench_database(args.database_url) as db:
         with connect(db.url) as conn:
             report |= describe_setup(conn)
-            site_id = args.site or scratch_site(conn, "odbench", RACKS)
-            if not args.site:
-                began = time.perf_counter()
-                demo = generate(
-                    conn,
-                    sites=(site_id,),
-                    start=DAY,
-                    days=1,
-                    interval=timedelta(seconds=args.interval),
-                    refresh=False,
-                )
-                print(
-                    f"generated {demo.total_rows:,} rows (site {site_id}, {DAY}, one every "
-                    f"{args.interval} s) in "
-                    f"{time.perf_counter() - began:.0f} s"
-                )
+            site_id = args.site or demo_day_site(
+                conn, "odbench", RACKS, DAY, args.interval, refresh=False
+            )
         try:
             if args.which in ("csv", "all"):
                 bench_csv(db, site_id, args.repetitions, report)

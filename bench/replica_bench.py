@@ -105,7 +105,7 @@ def raw_pages(urls: list[str], site_id: int, seconds: float) -> dict:
 
 def api_pages(primary: str, replicas: list[str], site_id: int, seconds: float) -> dict:
     env = {"DATABASE_READ_URL": " ".join(replicas)}
-    with api_server(primary, env) as server:
+    with api_server(primary, env=env) as server:
         health = httpx.get(server.base + "/api/ess/health").json()
         serving = [d["name"] for d in health["databases"] if d["serves_reads"]]
         expected = (

@@ -6,9 +6,8 @@ query; the answer is that URL plus `signed=<base64url(msgpack([expires, nonce]))
 MAC being the first 16 bytes of HMAC-SHA256 over the path, the query before `signed`, the
 expiry and the nonce. The link is valid for LINK_LIFETIME_S seconds and serves one download.
 
-- Key: derived from the HS256 token secret, so every process holding that secret accepts the
-  link; without one (RS256 only) a random key per process (a link then works only on the
-  process that signed it).
+- Key: derived from ESS_SIGNING_KEY (in development from the key kept under the data
+  directory), so every process of every instance given that key accepts the link.
 - Once: each nonce is remembered until its link expires, in this process's memory. Several
   processes behind one address would each accept a link once within its minute; a database
   table would make that exact, at the cost of a write per download. The risk is bounded anyway:
@@ -36,16 +35,16 @@ from litestar.connection import ASGIConnection
 from litestar.params import JSONBody
 from litestar.plugins import InitPlugin
 
-from api.auth.keys import token_keys
 from api.auth.tokens import SCOPE_RAW, Grant
 from api.config import Settings
 from api.errors import ProblemError, bad_parameter
+from api.secret_files import signing_key
 
 LINK_LIFETIME_S = 60
 PARAMETER = "signed"
 _MAC_BYTES = 16
 _NONCE_BYTES = 12
-_KEY_LABEL = b"ess signed download link v1"
+_KEY_PURPOSE = b"ess signed download link v1"
 # the downloads a link may open: raw operating data of one site
 DOWNLOAD_PATH = re.compile(r"/api/ess/download/operating-sites/(?P<site>\d+)/(?P<component>\w+)/?")
 
@@ -71,12 +70,7 @@ class SignedLinks(InitPlugin):
     """Signs and checks links; kept in app.state.signed_links for the access policy."""
 
     def __init__(self, settings: Settings, lifetime_s: int = LINK_LIFETIME_S) -> None:
-        secret = token_keys(settings).secret
-        self.key = (
-            hmac.new(secret.encode(), _KEY_LABEL, hashlib.sha256).digest()
-            if secret
-            else secrets.token_bytes(32)
-        )
+        self.key = signing_key(settings, _KEY_PURPOSE)
         self.lifetime_s = lifetime_s
         self._used: dict[bytes, float] = {}  # nonce -> expiry
         self._lock = threading.Lock()

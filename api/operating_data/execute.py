@@ -18,13 +18,15 @@ from psycopg_pool import ConnectionPool
 
 from api.db import session
 from api.operating_data.cursor import AFTER
-from api.operating_data.plan import PagePlan, Selection
+from api.operating_data.plan import MinuteCounts, PagePlan, Selection, count_spans
 from api.operating_data.sqlbuild import (
     Statement,
     bounds_query,
     copy_statement,
     count_query,
+    coverage_query,
     latest_query,
+    locate_query,
     rows_query,
 )
 from api.params import Window
@@ -55,6 +57,8 @@ def _csv_lines(data: bytes) -> tuple[bytes, list[bytes]]:
     return header, lines[:-1]  # COPY ends every line with \n, the last split is empty
 
 
+_INSTANT = timedelta(microseconds=1)  # the end of a half-open window that holds `last`
+
 # count=estimated measures the row rate over this long at each end of the stored range
 RATE_SAMPLE = timedelta(minutes=10)
 
@@ -71,7 +75,7 @@ def _estimated_count(conn: psycopg.Connection, selection: Selection) -> int:
     if bounds is None:
         return 0
     first, last = bounds
-    end = last + timedelta(microseconds=1)
+    end = last + _INSTANT
     if end - first <= 2 * RATE_SAMPLE:
         return _count(conn, selection, Window(first, end))
     sampled = _count(conn, selection, Window(first, first + RATE_SAMPLE))
@@ -79,16 +83,54 @@ def _estimated_count(conn: psycopg.Connection, selection: Selection) -> int:
     return round(sampled * ((end - first) / (2 * RATE_SAMPLE)))
 
 
+def _seek(conn: psycopg.Connection, selection: Selection, offset: int) -> tuple[Window, int]:
+    """Where the row at `offset` can be read from: the window from the start of its minute and
+    the rows to skip there (at most a minute of rows), found from the per-minute counts of the
+    1-minute aggregate where they are exact and from the raw rows elsewhere. The rows read from
+    there are exactly those of OFFSET paging. An empty window when the selection has fewer rows."""
+    window = selection.window
+    if not window.bounded:
+        bounds = stored_bounds(conn, selection)
+        if bounds is None:
+            return window, offset  # no rows to skip
+        window = Window(window.start or bounds[0], window.end or bounds[1] + _INSTANT)
+    if window.start >= window.end:
+        return window, offset  # nothing to count
+    schema, table, width, origin, materialized_until, stale_starts, stale_ends = conn.execute(
+        *coverage_query(selection, window)
+    ).fetchone()
+    if table is None:  # no 1-minute aggregate: skip the rows
+        return window, offset
+    counts = MinuteCounts(
+        (schema, table),
+        width,
+        origin,
+        materialized_until,
+        tuple(Window(s, e) for s, e in zip(stale_starts, stale_ends, strict=True)),
+    )
+    exact, raw = count_spans(window, counts)
+    located = conn.execute(*locate_query(selection, counts, exact, raw, offset)).fetchone()
+    if located is None:
+        return Window(window.end, window.end), 0
+    bucket, rows_before = located
+    return Window(max(window.start, bucket), window.end), offset - rows_before
+
+
 def read_page(pool: ConnectionPool, plan: PagePlan) -> PageData:
     selection = plan.selection
-    # one row more than the page tells whether another page follows
-    statement = rows_query(selection, cursor=plan.cursor, limit=plan.size + 1, offset=plan.offset)
     with session(pool, selection.tz) as conn:
         count = None
         if plan.count == "exact":
             count = conn.execute(*count_query(selection)).fetchone()[0]
         elif plan.count == "estimated":
             count = _estimated_count(conn, selection)
+        window, offset = selection.window, plan.offset
+        if plan.seeks:
+            window, offset = _seek(conn, selection, offset)
+        # one row more than the page tells whether another page follows
+        statement = rows_query(
+            selection, window=window, cursor=plan.cursor, limit=plan.size + 1, offset=offset
+        )
         header, lines = _csv_lines(copy_csv(conn, statement, header=True))
     more = len(lines) > plan.size
     lines = lines[: plan.size]
@@ -120,7 +162,7 @@ def stored_window(pool: ConnectionPool, selection: Selection) -> Window:
     if bounds is None:
         return Window(window.start, window.start)
     first, last = bounds
-    return Window(max(window.start, first), min(window.end, last + timedelta(microseconds=1)))
+    return Window(max(window.start, first), min(window.end, last + _INSTANT))
 
 
 def output_types(pool: ConnectionPool, selection: Selection) -> tuple[str, ...]:

@@ -97,6 +97,13 @@ class PagePlan:
     def first_page(self) -> bool:
         return self.cursor is None and self.offset == 0
 
+    @property
+    def seeks(self) -> bool:
+        """A numbered page past the first of a component's own rows: its first row is located
+        from the per-minute counts of the component's 1-minute aggregate (see execute.py)."""
+        dataset = self.selection.dataset
+        return self.offset > 0 and dataset.relation == ("ess", dataset.component)
+
 
 def plan_page(selection: Selection, args: PageArgs, settings: OperatingDataSettings) -> PagePlan:
     cursor = None
@@ -141,3 +148,49 @@ def plan_slices(window: Window, series_count: int, slice_rows: int) -> list[Wind
         slices.append(Window(start, end))
         start = end
     return slices
+
+
+@dataclass(frozen=True)
+class MinuteCounts:
+    """What the 1-minute aggregate of a component counts exactly within a window (from
+    ess.minute_count_coverage): whole buckets before `materialized_until`, except `stale`."""
+
+    table: tuple[str, str]  # the aggregate's materialized hypertable (schema, name)
+    width: timedelta
+    origin: datetime
+    materialized_until: datetime
+    stale: tuple[Window, ...]
+
+    def floor(self, instant: datetime) -> datetime:
+        return instant - (instant - self.origin) % self.width
+
+    def ceil(self, instant: datetime) -> datetime:
+        floor = self.floor(instant)
+        return floor if floor == instant else floor + self.width
+
+
+def count_spans(window: Window, counts: MinuteCounts) -> tuple[list[Window], list[Window]]:
+    """Split a bounded window into spans of whole buckets whose stored counts are exact, and
+    the rest (partial buckets at the window's ends, buckets written since their refresh, and
+    everything from the watermark on), whose rows are counted from the raw table. Both lists
+    are in time order; together they cover the window without overlap."""
+    assert window.start is not None and window.end is not None
+    exact: list[Window] = []
+    start = counts.ceil(window.start)
+    end = counts.floor(min(window.end, counts.materialized_until))
+    for stale in sorted(counts.stale, key=lambda w: w.start):
+        stale_start, stale_end = counts.floor(stale.start), counts.ceil(stale.end)
+        if start < min(stale_start, end):
+            exact.append(Window(start, min(stale_start, end)))
+        start = max(start, stale_end)
+    if start < end:
+        exact.append(Window(start, end))
+    raw: list[Window] = []
+    start = window.start
+    for span in exact:
+        if start < span.start:
+            raw.append(Window(start, span.start))
+        start = span.end
+    if start < window.end:
+        raw.append(Window(start, window.end))
+    return exact, raw

@@ -8,7 +8,6 @@ the hypertables, the de-identified endpoints with their view (see api/operating_
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 from typing import Annotated
 
 from litestar import Controller, Request, Response, get
@@ -31,14 +30,9 @@ from api.params import WINDOW_DOCS, query_doc
 DatasetFor = Callable[[Request, int, str], Dataset]
 
 
-@cache
-def _settings_from_env() -> OperatingDataSettings:
-    return OperatingDataSettings.from_env()
-
-
 def settings_of(request: Request) -> OperatingDataSettings:
-    """The app's settings (tests set app.state.operating_data), else the environment's."""
-    return request.app.state.get("operating_data") or _settings_from_env()
+    """The app's settings (made at its creation; tests replace them)."""
+    return request.app.state.operating_data
 
 
 def operating_dataset_for(request: Request, site_id: int, component: str) -> Dataset:

@@ -6,12 +6,11 @@ embedded engine never fires statement_timeout and runs one query at a time.
 
 from __future__ import annotations
 
-import os
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from api.config import env_number
+from api.config import Settings, env_number
+from api.secret_files import signing_key
 
 PAGE_SIZE_DEFAULT = 1000
 PAGE_SIZE_MAX = 10000
@@ -20,9 +19,7 @@ PAGE_SIZE_MAX = 10000
 # at 32x; level 1 never limits a stream, level 9 would (bench/operating_data_bench.py)
 GZIP_LEVEL = 1
 
-# Without ESS_CURSOR_KEY, cursors are signed with a key that lives as long as this process:
-# they stop validating after a restart and differ between worker processes.
-_PROCESS_CURSOR_KEY = secrets.token_bytes(32)
+_CURSOR_KEY_PURPOSE = b"ess paging cursor v1"
 
 
 @dataclass(frozen=True)
@@ -38,10 +35,9 @@ class OperatingDataSettings:
     count_max_rows: int = 3_000_000
 
     @classmethod
-    def from_env(cls) -> OperatingDataSettings:
-        key = os.environ.get("ESS_CURSOR_KEY", "").encode()
+    def from_env(cls, settings: Settings | None = None) -> OperatingDataSettings:
         return cls(
-            cursor_key=key or _PROCESS_CURSOR_KEY,
+            cursor_key=signing_key(settings or Settings(), _CURSOR_KEY_PURPOSE),
             download_max_span=timedelta(days=env_number("ESS_DOWNLOAD_MAX_DAYS", 31, int, 1)),
             download_slice_rows=env_number("ESS_DOWNLOAD_SLICE_ROWS", 30000, int, 1),
             max_offset_rows=env_number("ESS_MAX_OFFSET_ROWS", 200000, int, 1),

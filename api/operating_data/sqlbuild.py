@@ -14,7 +14,7 @@ from psycopg import sql
 
 from api.operating_data.cursor import AFTER, Cursor
 from api.operating_data.dataset import TIME_NAME
-from api.operating_data.plan import Selection
+from api.operating_data.plan import MinuteCounts, Selection
 from api.params import Window
 
 # 2022-05-10T00:00:01+09:00 (microseconds only when there are some): RFC 3339, as the spec's
@@ -195,6 +195,96 @@ def bounds_query(selection: Selection) -> Statement:
     return sql.SQL(
         "SELECT min(({first})), max(({last})) FROM unnest({banks}::smallint[]) AS probe (bank_id)"
     ).format(first=first, last=last, banks=sql.Placeholder("banks")), params
+
+
+def coverage_query(selection: Selection, window: Window) -> Statement:
+    """What the component's 1-minute aggregate counts exactly within the window."""
+    params = {
+        "component": selection.dataset.component,
+        "start": window.start,
+        "end": window.end,
+    }
+    return sql.SQL(
+        "SELECT counts_schema, counts_table, bucket_width, bucket_origin, materialized_until, "
+        "stale_starts, stale_ends FROM ess.minute_count_coverage({component}, {start}, {end})"
+    ).format(**{name: sql.Placeholder(name) for name in params}), params
+
+
+# The bucket holding the row at `offset` (0-based) of the selection in page order, and how many
+# rows precede that bucket: rows are ordered by time first, so each bucket's rows are contiguous
+# and a running sum of the per-bucket counts finds it. Exact spans read the aggregate's stored
+# counts, raw spans count rows (per bucket) by the series index; a kind of span the window does
+# not have is left out of the statement (an empty branch still costs its hash table).
+_STORED_PIECES = """
+SELECT stored.bucket AS bucket, sum(stored.n_rows) AS n_rows
+FROM unnest({starts}::timestamptz[], {ends}::timestamptz[]) AS span (lo, hi)
+CROSS JOIN LATERAL (
+    SELECT bucket, n_rows FROM {aggregate}{where} AND bucket >= span.lo AND bucket < span.hi
+) AS stored
+GROUP BY stored.bucket
+"""
+_COUNTED_PIECES = """
+SELECT
+    time_bucket({width}::interval, counted.ts, origin => {origin}::timestamptz) AS bucket,
+    count(*) AS n_rows
+FROM unnest({starts}::timestamptz[], {ends}::timestamptz[]) AS span (lo, hi)
+CROSS JOIN LATERAL (
+    SELECT {ts} AS ts FROM {relation}{where} AND {ts} >= span.lo AND {ts} < span.hi
+) AS counted
+GROUP BY 1
+"""
+_LOCATE = """
+WITH piece AS ({pieces})
+SELECT bucket, (rows_through - n_rows)::bigint AS rows_before
+FROM (SELECT bucket, n_rows, sum(n_rows) OVER (ORDER BY bucket) AS rows_through FROM piece) AS run
+WHERE rows_through > {offset}
+ORDER BY bucket
+LIMIT 1
+"""
+
+
+def locate_query(
+    selection: Selection,
+    counts: MinuteCounts,
+    exact: list[Window],
+    raw: list[Window],
+    offset: int,
+) -> Statement:
+    params: dict[str, object] = {"offset": offset}
+    where = _where(_series_conditions(selection, params))
+    pieces: list[sql.Composable] = []
+    if exact:
+        params |= {"exact_starts": [w.start for w in exact], "exact_ends": [w.end for w in exact]}
+        pieces.append(
+            sql.SQL(_STORED_PIECES).format(
+                starts=sql.Placeholder("exact_starts"),
+                ends=sql.Placeholder("exact_ends"),
+                aggregate=sql.Identifier(*counts.table),
+                where=where,
+            )
+        )
+    if raw:
+        params |= {
+            "raw_starts": [w.start for w in raw],
+            "raw_ends": [w.end for w in raw],
+            "width": counts.width,
+            "origin": counts.origin,
+        }
+        pieces.append(
+            sql.SQL(_COUNTED_PIECES).format(
+                starts=sql.Placeholder("raw_starts"),
+                ends=sql.Placeholder("raw_ends"),
+                width=sql.Placeholder("width"),
+                origin=sql.Placeholder("origin"),
+                ts=_ts(selection),
+                relation=_relation(selection),
+                where=where,
+            )
+        )
+    query = sql.SQL(_LOCATE).format(
+        pieces=sql.SQL(" UNION ALL ").join(pieces), offset=sql.Placeholder("offset")
+    )
+    return query, params
 
 
 def copy_statement(query: sql.Composed, header: bool) -> sql.Composed:
