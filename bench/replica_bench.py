@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 import httpx
 import psycopg
 from common import (
+    api_server,
     bench_database,
     describe_setup,
     drop_scratch_site,
@@ -37,7 +38,7 @@ from common import (
     scratch_site,
     write_results,
 )
-from operating_data_bench import CLIENTS, DAY, RACKS, SEOUL, api_server, concurrent_pages
+from operating_data_bench import CLIENTS, DAY, RACKS, SEOUL, concurrent_pages
 
 from api.db import connect
 from api.demo import generate
