@@ -157,7 +157,7 @@ def parse_paging(values: dict[str, str]) -> tuple[int, int, bool]:
         if paging := [name for name in ("page", "page_size") if name in values]:
             raise bad_parameter(
                 paging[0],
-                f"no_page answers every item of the window in one list; drop "
+                "no_page answers every item of the window in one list; drop "
                 f"{' and '.join(paging)} or no_page",
             )
         return 1, NO_PAGE_MAX, True
