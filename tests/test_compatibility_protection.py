@@ -1,8 +1,9 @@
 """The protection map as the earlier service's clients read it (docs/compatibility.md): the
 level counts are logged rows, one level per reading, newest bucket first; the list items carry
 `timestamp`, `error_code` and `level` objects, `description` (Korean) and `description_eng`;
-`time` (one second), `message`, `error_code` and `level` filter; unknown parameters are a 400
-naming them."""
+`time` (one second), `message`, `error_code` and `level` filter; `no_page` answers the bare
+list of the window's items (bounded), `fields`/`omit` choose the item keys; unknown parameters
+and bad combinations are a 400 naming them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from api.analytics.protection import parse
+from api.analytics.protection.respond import EPISODE_KEYS
+from api.analytics.protection.sql import episodes_statement
+from api.catalog.model import Site
 from tests.helpers import SEOUL, assert_problem, create_scratch_site, store
 from tests.safety_data import rack_rows
 
@@ -143,11 +148,115 @@ def test_message_error_code_and_level_filter(site, client):
     assert {r["level"]["id"] for r in faults["results"]} == {2} and faults["count"] == 2
 
 
+def all_pages(client, site: int, params: dict[str, str]) -> list[dict]:
+    """The results of every page, following the `next` links."""
+    answer = client.get(url(site), params=params)
+    items = []
+    while True:
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        items += body["results"]
+        if body["next"] is None:
+            return items
+        answer = client.get(body["next"])
+
+
+def test_no_page_is_the_concatenated_pages(site, client):
+    paged = all_pages(client, site, {**WINDOW, "page_size": "2"})
+    assert len(paged) == 5
+    for value in ("", "1", "false"):
+        bare = client.get(url(site), params={**WINDOW, "no_page": value})
+        assert bare.status_code == 200, bare.text
+        assert bare.json() == paged
+    # present without a value at all
+    query = "&".join(f"{k}={v}" for k, v in WINDOW.items())
+    assert client.get(f"{url(site)}?{query}&no_page").json() == paged
+    # filters and time= apply as to the pages
+    faults = client.get(url(site), params={**WINDOW, "level": "2", "no_page": ""}).json()
+    assert faults == [i for i in paged if i["level"]["id"] == 2] and len(faults) == 2
+    second = client.get(url(site), params={"time": "2022-07-01T10:01:00", "no_page": ""})
+    assert len(second.json()) == 4
+    quiet = {"time": "2022-07-01T10:02:00", "no_page": ""}
+    assert client.get(url(site), params=quiet).json() == []
+
+
+def keys_of(items: list[dict]) -> list[list[str]]:
+    return [list(item) for item in items]
+
+
+def test_fields_and_omit_keep_and_drop_exactly_those_keys_on_both_forms(site, client):
+    full = client.get(url(site), params=WINDOW).json()["results"]
+    every_key = list(full[0])
+    chosen = ["level", "timestamp", "rack_id"]
+    for form in ({"page_size": "2"}, {"no_page": ""}):
+        params = {**WINDOW, **form}
+        kept = client.get(url(site), params={**params, "fields": ",".join(chosen)})
+        assert kept.status_code == 200, kept.text
+        items = kept.json() if "no_page" in form else kept.json()["results"]
+        # in the order given, the same values as the full items
+        assert keys_of(items) == [chosen] * len(items)
+        assert items == [{k: i[k] for k in chosen} for i in full[: len(items)]]
+        dropped = client.get(url(site), params={**params, "omit": "error_code, description"})
+        assert dropped.status_code == 200, dropped.text
+        items = dropped.json() if "no_page" in form else dropped.json()["results"]
+        rest = [k for k in every_key if k not in ("error_code", "description")]
+        assert keys_of(items) == [rest] * len(items)
+        assert items == [{k: i[k] for k in rest} for i in full[: len(items)]]
+    # the page's own keys stay, and its links keep the choice
+    page = client.get(url(site), params={**WINDOW, "page_size": "2", "fields": "rack_id"}).json()
+    assert set(page) == {"count", "next", "previous", "results"} and page["count"] == 5
+    assert keys_of(client.get(page["next"]).json()["results"]) == [["rack_id"]] * 2
+
+
+def test_no_page_refuses_a_window_beyond_its_bound(site, client, monkeypatch):
+    """The documented bound (10,000 episodes, docs/compatibility.md) made small: the window
+    holds 5 items."""
+    assert parse.NO_PAGE_MAX == 10_000
+    monkeypatch.setattr(parse, "NO_PAGE_MAX", 4)
+    body = assert_problem(client.get(url(site), params={**WINDOW, "no_page": ""}), 400, "no_page")
+    assert "5 items" in body["detail"] and "narrow the window" in body["detail"]
+    # a narrower window, and the pages, still answer
+    narrower = client.get(url(site), params={**WINDOW, "level": "1", "no_page": ""})
+    assert narrower.status_code == 200 and len(narrower.json()) == 3
+    assert client.get(url(site), params={**WINDOW, "page_size": "1000"}).json()["count"] == 5
+    monkeypatch.setattr(parse, "NO_PAGE_MAX", 5)
+    assert len(client.get(url(site), params={**WINDOW, "no_page": ""}).json()) == 5
+
+
+def test_no_page_fetches_at_most_its_bound_in_one_statement():
+    """The SQL step of no_page is page 1 of NO_PAGE_MAX rows: memory is bounded before the
+    window's count is known."""
+    site = Site(1, "s1", "s", None, "Asia/Seoul", {}, None, None, {1: 1})
+    query = parse.parse_episodes(site, {**WINDOW, "no_page": ""}, EPISODE_KEYS)
+    _, params = episodes_statement(query)
+    assert (params["page_size"], params["page_offset"]) == (parse.NO_PAGE_MAX, 0)
+    omitted = parse.parse_episodes(site, {**WINDOW, "omit": "unit,timestamp"}, EPISODE_KEYS)
+    assert omitted.keys == tuple(k for k in EPISODE_KEYS if k not in ("unit", "timestamp"))
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter", "named"),
+    [
+        ({"no_page": "", "page": "2"}, "page", "page"),
+        ({"no_page": "", "page_size": "10"}, "page_size", "page_size"),
+        ({"no_page": "", "page": "1", "page_size": "10"}, "page", "page and page_size"),
+        ({"fields": "rack_id", "omit": "level"}, "omit", "fields"),
+        ({"fields": "rack_id,colour"}, "fields", "colour"),
+        ({"omit": "levle"}, "omit", "levle"),
+        ({"no_page": "", "fields": "total"}, "fields", "total"),
+        ({"fields": ""}, "fields", "fields"),
+    ],
+)
+def test_bad_paging_and_key_choices_are_named(site, client, params, parameter, named):
+    body = assert_problem(client.get(url(site), params={**WINDOW, **params}), 400, parameter)
+    assert named in body["detail"]
+
+
 @pytest.mark.parametrize(
     ("path", "params", "parameter"),
     [
-        ("", {**WINDOW, "no_page": "1"}, "no_page"),
-        ("", {**WINDOW, "fields": "level"}, "fields"),
+        ("", {**WINDOW, "page_size": "1001"}, "page_size"),
+        ("stats/log-level-count/", {**WINDOW, "no_page": ""}, "no_page"),
         ("stats/log-level-count/", {**WINDOW, "level": "1"}, "level"),
         ("", {**WINDOW, "error_code": "6", "error-code": "6"}, "error_code"),
         ("", {"time": "2022-07-01T10:01:00", "start-time": "2022-07-01T10:00:00"}, "time"),

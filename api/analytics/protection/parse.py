@@ -1,7 +1,9 @@
 """Parse step of the protection map: a window of at most a year (stored events make long
 windows cheap, docs/analytics-safety.md), or one exact second (`time`, the earlier service's
-live poll); the episode gap, the filters, the page or bucket. The earlier service's parameter
-names `error_code` and `time` are accepted beside ours."""
+live poll); the episode gap, the filters, the page (or `no_page`: every item of the window in
+one list, up to NO_PAGE_MAX) or bucket, and the item keys to keep (`fields`) or drop (`omit`).
+The earlier service's parameter names `error_code`, `time`, `no_page`, `fields` and `omit` are
+accepted beside ours."""
 
 from __future__ import annotations
 
@@ -11,7 +13,14 @@ from zoneinfo import ZoneInfo
 
 from api.catalog.model import Site
 from api.errors import bad_parameter
-from api.params import WINDOW, parse_duration, parse_int, parse_time, window_of
+from api.params import (
+    WINDOW,
+    parse_duration,
+    parse_int,
+    parse_name_list,
+    parse_time,
+    window_of,
+)
 
 EPISODE_PARAMETERS = (
     *WINDOW,
@@ -22,6 +31,9 @@ EPISODE_PARAMETERS = (
     "message",
     "page",
     "page_size",
+    "no_page",
+    "fields",
+    "omit",
     "max-gap",
 )
 COUNT_PARAMETERS = (*WINDOW, "time-bucket-width", "max-gap")
@@ -32,6 +44,9 @@ MAX_BUCKETS = 10_000
 PAGE_SIZE_DEFAULT = 100
 PAGE_SIZE_MAX = 1000
 MAX_PAGE = 1_000_000
+# no_page answers one list of the whole window; beyond this many items it is a 400 (narrow the
+# window or page), so one request never holds more than this many episodes in memory
+NO_PAGE_MAX = 10_000
 MAX_CODE = 32767  # ess.protection_code.code is a smallint
 LEVELS = {"1": 1, "2": 2, "warning": 1, "fault": 2}
 MAX_GAP_LIMIT = timedelta(hours=1)
@@ -65,6 +80,8 @@ class EpisodeQuery:
     message: str | None  # a substring of the Korean description
     page: int
     page_size: int
+    no_page: bool  # one bare list of the window's items (page 1 of NO_PAGE_MAX)
+    keys: tuple[str, ...] | None  # the item keys to answer, in this order; None: all
 
 
 @dataclass(frozen=True)
@@ -121,15 +138,46 @@ def parse_message(value: str | None) -> str | None:
     return value
 
 
-def parse_episodes(site: Site, values: dict[str, str]) -> EpisodeQuery:
+def parse_keys(values: dict[str, str], item_keys: tuple[str, ...]) -> tuple[str, ...] | None:
+    """fields= keeps the named item keys in the order given, omit= drops the named ones (the
+    earlier service's names); an unknown key is a 400 naming it."""
+    if "fields" in values and "omit" in values:
+        raise bad_parameter("omit", "give either fields or omit, not both")
+    if (fields := parse_name_list(values.get("fields"), "fields", item_keys)) is not None:
+        return tuple(fields)
+    if (omit := parse_name_list(values.get("omit"), "omit", item_keys)) is not None:
+        return tuple(key for key in item_keys if key not in omit)
+    return None
+
+
+def parse_paging(values: dict[str, str]) -> tuple[int, int, bool]:
+    """(page, page_size, no_page): no_page (present with any value, even empty) is page 1 of
+    NO_PAGE_MAX items, answered as a bare list."""
+    if "no_page" in values:
+        if paging := [name for name in ("page", "page_size") if name in values]:
+            raise bad_parameter(
+                paging[0],
+                "no_page answers every item of the window in one list; drop "
+                f"{' and '.join(paging)} or no_page",
+            )
+        return 1, NO_PAGE_MAX, True
+    page = parse_int(values.get("page"), "page", 1, MAX_PAGE) or 1
+    page_size = parse_int(values.get("page_size"), "page_size", 1, PAGE_SIZE_MAX)
+    return page, page_size or PAGE_SIZE_DEFAULT, False
+
+
+def parse_episodes(site: Site, values: dict[str, str], item_keys: tuple[str, ...]) -> EpisodeQuery:
+    """item_keys: the keys of an answer's item (respond.EPISODE_KEYS), for fields and omit."""
+    page, page_size, no_page = parse_paging(values)
     return EpisodeQuery(
         window=parse_protection_window(site, values),
         level=parse_level(values.get("level")),
         code=parse_code(values),
         message=parse_message(values.get("message")),
-        page=parse_int(values.get("page"), "page", 1, MAX_PAGE) or 1,
-        page_size=parse_int(values.get("page_size"), "page_size", 1, PAGE_SIZE_MAX)
-        or PAGE_SIZE_DEFAULT,
+        page=page,
+        page_size=page_size,
+        no_page=no_page,
+        keys=parse_keys(values, item_keys),
     )
 
 

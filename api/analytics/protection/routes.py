@@ -8,11 +8,17 @@ from litestar.params import FromPath
 from api.analytics.protection.parse import (
     COUNT_PARAMETERS,
     EPISODE_PARAMETERS,
+    NO_PAGE_MAX,
     PAGE_SIZE_DEFAULT,
+    PAGE_SIZE_MAX,
     parse_counts,
     parse_episodes,
 )
-from api.analytics.protection.respond import EpisodePage, episode_page
+from api.analytics.protection.respond import (
+    EPISODE_KEYS,
+    EpisodeAnswer,
+    episodes_answer,
+)
 from api.analytics.protection.sql import (
     EpisodeRow,
     LevelCount,
@@ -42,7 +48,25 @@ EPISODE_DOCS = {
     "error_code": query_doc("error_code", "The same as error-code (the earlier name)", 1),
     "message": query_doc("message", "A part of the Korean description (description)", "과온도"),
     "page": query_doc("page", "Page number (1-based)", 2),
-    "page_size": query_doc("page_size", f"Episodes per page (default {PAGE_SIZE_DEFAULT})", 100),
+    "page_size": query_doc(
+        "page_size",
+        f"Episodes per page (default {PAGE_SIZE_DEFAULT}, at most {PAGE_SIZE_MAX})",
+        100,
+    ),
+    "no_page": query_doc(
+        "no_page",
+        "Present (any value, even empty): no paging, a bare list of every episode of the "
+        f"window in page order; a 400 when the window holds more than {NO_PAGE_MAX} "
+        "(narrow it or page). Not with page or page_size.",
+        "",
+    ),
+    "fields": query_doc(
+        "fields",
+        "Comma-separated item keys to answer, in this order (e.g. timestamp,level,rack_id); "
+        "an unknown key is a 400",
+        "timestamp,error_code,level,bank_id,rack_id",
+    ),
+    "omit": query_doc("omit", "Comma-separated item keys to leave out (not with fields)", "unit"),
 }
 
 
@@ -57,15 +81,16 @@ class ProtectionMapController(Controller):
         "the same episode. At most a year per request (start-time and end-time, or date for one "
         "local day), or one second (time). Items carry the earlier service's keys too: "
         "timestamp, error_code {id, description, description_eng}, level {id, description}, "
-        "description (Korean) and description_eng."
+        "description (Korean) and description_eng. Paged {count, next, previous, results}, "
+        "or with no_page a bare list; fields/omit choose the item keys."
     )
 
     @get("/", sync_to_thread=True, summary="Protection-map episodes of a site, newest first")
-    def episodes(self, request: Request, site: FromPath[int]) -> EpisodePage:
+    def episodes(self, request: Request, site: FromPath[int]) -> EpisodeAnswer:
         found = request.app.state.catalog.require_site(site)
-        query = parse_episodes(found, query_of(request, EPISODE_PARAMETERS))
+        query = parse_episodes(found, query_of(request, EPISODE_PARAMETERS), EPISODE_KEYS)
         rows = fetch(request.app.state.pool, episodes_statement(query), EpisodeRow, query.window.tz)
-        return episode_page(request, query, rows)
+        return episodes_answer(request, query, rows)
 
 
 class LevelCountController(Controller):
