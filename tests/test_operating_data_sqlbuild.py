@@ -62,7 +62,7 @@ T0 = datetime(2022, 5, 10, 10, tzinfo=SEOUL)
 
 
 def racks_of_bank(query: dict[str, str] | None = None, bank: int = 1):
-    args = parse_page_args(RACKS, (query or {}).items())
+    args = parse_page_args(RACKS, (query or {}).items(), SETTINGS.download_max_span)
     return select(RACKS, args.selected, fix_series(RACKS, bank, None)), args
 
 
@@ -106,7 +106,7 @@ def test_keyset_after_and_before_a_row():
 
 
 def test_one_series_orders_by_time_alone():
-    args = parse_page_args(PCS, {"fields": "ai_vdc"}.items())
+    args = parse_page_args(PCS, {"fields": "ai_vdc"}.items(), SETTINGS.download_max_span)
     selection = select(PCS, args.selected, ())
     statement = rows_query(selection, cursor=Cursor(AFTER, Position(T0)), offset=20)
     assert (
@@ -163,7 +163,7 @@ def test_bounds_probe_each_bank_when_banks_vary():
 
 def test_identifiers_are_quoted_and_the_relation_replaceable():
     renamed = RACKS.republished(("ess_di", "rack"), lambda name: name.replace("rack_", 'rk"'))
-    args = parse_page_args(renamed, {}.items())
+    args = parse_page_args(renamed, {}.items(), SETTINGS.download_max_span)
     statement = rows_query(select(renamed, args.selected, ()))
     assert 'FROM "ess_di"."rack"' in text(statement)
     assert '"rk""soc" AS "rk""soc"' in text(statement)  # a quote inside a name stays a name
@@ -240,7 +240,7 @@ def test_cursor_round_trip_and_tamper_evidence():
 
 
 def test_rows_json_turns_csv_into_valid_json():
-    selection = select(RACKS, parse_page_args(RACKS, ()).selected, ())
+    selection = select(RACKS, parse_page_args(RACKS, (), SETTINGS.download_max_span).selected, ())
     lines = [
         b'2022-05-10T10:00:00+09:00,1,2,NaN,"{""module1"": 0}"',
         b"2022-05-10T10:00:01.5+09:00,1,3,-1.5e-05,",
@@ -271,7 +271,12 @@ def test_rows_json_turns_csv_into_valid_json():
     ]
     assert rows_json(selection, []) == b"[]"
     odd = RACKS.republished(("x", "y"), lambda name: name + '{"}')
-    row = json.loads(rows_json(select(odd, parse_page_args(odd, ()).selected, ()), lines[:1]))
+    row = json.loads(
+        rows_json(
+            select(odd, parse_page_args(odd, (), SETTINGS.download_max_span).selected, ()),
+            lines[:1],
+        )
+    )
     assert row[0]['rack_soc{"}'] is None and row[0]['rack_module_fault{"}'] == {"module1": 0}
 
 
