@@ -1,8 +1,9 @@
 """Operating-data API: CSV download throughput against the raw engine, the API process's memory
 while streaming, and JSON page latency and throughput. One command, its own data:
 
-    .venv/bin/python bench/operating_data_bench.py [csv|memory|json|all] [--database-url URL]
-        [--repetitions 2] [--interval 1]   (--interval 10 --repetitions 1: a quick small run)
+    .venv/bin/python bench/operating_data_bench.py [csv|memory|json|no_page|all]
+        [--database-url URL] [--repetitions 2] [--interval 1]
+        (--interval 10 --repetitions 1: a quick small run)
 
 Without --database-url (or ESS_BENCH_DATABASE_URL) it starts its own embedded engine in a
 temporary directory and throws it away at the end, restarting it before every measurement
@@ -23,6 +24,10 @@ json    one rack's day, 100 rows a page: page 1, page 300 (or the last full page
         day) through its cursor and by number (OFFSET), each against the same statement on the
         engine; then requests per second for 1000-row pages (3 fields, and every field) from 4
         concurrent clients.
+no_page GET /api/ess/operating-sites/{site}/banks/1/racks/?date=...&no_page (bank 1's day as
+        one JSON list) against one COPY of the same rows on the engine, the CSV download of the
+        same window, and walking its 10,000-row pages by their next links; with the API
+        process's peak RSS.
 """
 
 from __future__ import annotations
@@ -334,6 +339,75 @@ def bench_memory(db: BenchDatabase, site_id: int, report: dict) -> None:
             report["memory"][label] = {**rss, "csv_mb": read.csv_bytes / 1e6}
 
 
+def json_list_over_http(server: Server, path: str, params: dict) -> tuple[float, int, int]:
+    """Seconds, bytes and rows of a no_page list read as it streams (rows: the row objects'
+    first key, counted across chunk boundaries)."""
+    key, tail, size, rows = b'{"timestamp":', b"", 0, 0
+    began = time.perf_counter()
+    headers = {**server.headers, "Accept-Encoding": "identity"}
+    with httpx.stream("GET", server.base + path, params=params, headers=headers, timeout=600) as r:
+        assert r.status_code == 200, r.read()
+        for chunk in r.iter_raw():
+            size += len(chunk)
+            data = tail + chunk
+            rows += data.count(key)
+            tail = data[-(len(key) - 1) :]
+    return time.perf_counter() - began, size, rows
+
+
+def pages_over_http(server: Server, path: str, params: dict) -> tuple[float, int, int]:
+    """Seconds, bytes and rows of every 10,000-row page, following the next links."""
+    size = rows = 0
+    began = time.perf_counter()
+    with httpx.Client(headers=server.headers, timeout=600) as client:
+        target: str | None = server.base + path
+        query: dict | None = {**params, "page_size": 10000}
+        while target:
+            response = client.get(target, params=query)
+            assert response.status_code == 200, response.text
+            page = response.json()
+            size, rows = size + len(response.content), rows + len(page["results"])
+            target, query = page["next"], None
+    return time.perf_counter() - began, size, rows
+
+
+def bench_no_page(db: BenchDatabase, site_id: int, report: dict) -> None:
+    selection = day_selection(db.url, site_id, fixed=(("bank_id", 1),))
+    params = {"date": DAY.isoformat()}
+    lists = f"/api/ess/operating-sites/{site_id}/banks/1/racks/"
+    download = f"/api/ess/download/operating-sites/{site_id}/rack/"
+
+    def csv_download(server: Server) -> tuple[float, int, int]:
+        read = download_over_http(server, download, {**params, "bank": 1}, gzip=False)
+        return read.seconds, read.csv_bytes, read.rows
+
+    variants: dict[str, Callable[[Server], tuple[float, int, int]]] = {
+        "API no_page JSON list": lambda server: json_list_over_http(
+            server, lists, {**params, "no_page": ""}
+        ),
+        "API CSV download": csv_download,
+        "API JSON pages of 10,000 by next links": lambda server: pages_over_http(
+            server, lists, params
+        ),
+    }
+    db.fresh()
+    engine = copy_on_engine(db.url, selection, [selection.window])
+    print(f"\nno_page: bank 1's day, {engine.rows:,} rows; one COPY: {engine.seconds:.1f} s")
+    print(f"{'':<42}{'s':>8}{'MB':>8}{'rows/s':>10}{'vs COPY':>9}{'peak RSS':>10}")
+    report["no_page"] = {"engine_copy_s": engine.seconds, "rows": engine.rows}
+    for label, measure in variants.items():
+        db.fresh()
+        with api_server(db.url) as server, peak_rss(server) as rss:
+            seconds, size, rows = measure(server)
+        assert rows == engine.rows, (label, rows, engine.rows)
+        ratio = engine.seconds / seconds
+        print(
+            f"{label:<42}{seconds:>8.1f}{size / 1e6:>8.1f}{rows / seconds:>10,.0f}"
+            f"{ratio:>9.2f}{rss['peak_mib']:>7.0f} MiB"
+        )
+        report["no_page"][label] = {"seconds": seconds, "mb": size / 1e6, "ratio": ratio, **rss}
+
+
 def ms(times: list[float]) -> str:
     return f"{statistics.median(times) * 1000:8.1f}{p95_ms(times):8.1f}"
 
@@ -462,7 +536,9 @@ def concurrent_pages(server: Server, site_id: int, fields: str | None, seconds: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("which", nargs="?", default="all", choices=("csv", "memory", "json", "all"))
+    parser.add_argument(
+        "which", nargs="?", default="all", choices=("csv", "memory", "json", "no_page", "all")
+    )
     parser.add_argument("--database-url", default=None)
     parser.add_argument(
         "--site",
@@ -493,6 +569,8 @@ def main() -> None:
                     bench_json(db.url, server, site_id, report)
             if args.which in ("memory", "all"):
                 bench_memory(db, site_id, report)
+            if args.which in ("no_page", "all"):
+                bench_no_page(db, site_id, report)
         finally:
             if not args.site:
                 with connect(db.url) as conn:

@@ -4,19 +4,16 @@ errors and the hosts of all its requests are recorded for the tests to assert on
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from api.config import REPO_ROOT
-from tests.helpers import free_port
+from tests.live_server import LOCAL_HOST
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -31,25 +28,6 @@ CHROMIUM_ARGS = [
 ]
 # screenshots of every page, kept as test artifacts (ignored by git)
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
-LOCAL_HOST = "127.0.0.1"
-
-
-@contextmanager
-def serve(app) -> Iterator[str]:
-    """The app on a free port of 127.0.0.1, in a thread; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host=LOCAL_HOST, port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://{LOCAL_HOST}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @contextmanager

@@ -7,8 +7,9 @@ import pytest
 import yaml
 
 from api.app import create_app
-from tests.browser import serve, watch
+from tests.browser import watch
 from tests.helpers import settings_for_tests
+from tests.live_server import serve
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 

@@ -112,6 +112,17 @@ def test_paging_works_as_for_the_raw_data(public, site):
     assert [r["rack_id"] for r in second["results"]] == [2]
 
 
+def test_no_page_lists_the_rows_of_the_pages(pool, public, site):
+    url = f"/api/ess/di/operating-sites/{site}/banks/1/racks/"
+    first = public.get(url, params={"date": "2024-03-01", "page_size": 1}).json()
+    pages = first["results"] + public.get(first["next"]).json()["results"]
+    response = public.get(f"{url}?date=2024-03-01&no_page")
+    assert response.status_code == 200, response.text
+    assert response.json() == pages and len(pages) == 2
+    assert token(pool, "rack_over_temperature_fault", "rk") in pages[0]
+    assert "rack_over_temperature_fault" not in response.text
+
+
 def test_download_streams_csv_with_tokens(pool, public, site):
     response = public.get(
         f"/api/ess/download/di/operating-sites/{site}/rack/", params={"date": "2024-03-01"}

@@ -6,8 +6,9 @@ import csv
 import gzip
 import io
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
@@ -408,6 +409,94 @@ def test_gzip_when_accepted(api, site):
     assert raw.headers["content-encoding"] == "gzip"
     assert raw.json() == plain.json()  # httpx decodes it
     assert len(gzip.compress(plain.content)) < len(plain.content)
+
+
+# -- no_page: the whole window as one bare JSON list, streamed in slices
+
+DAY = {"date": "2022-05-10"}
+
+
+def with_no_page(path: str, params: dict[str, str], switch: str = "no_page") -> str:
+    """The URL with the switch written as given (a client may send a bare `no_page`, which
+    httpx's params cannot express)."""
+    return f"{path}?{urlencode(params)}&{switch}"
+
+
+def no_page(api, path: str, switch: str = "no_page", **params) -> list[dict]:
+    response = api.get(with_no_page(path, params, switch))
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    assert "content-disposition" not in response.headers  # shown inline, not a file
+    return response.json()
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("banks/1/racks/", DAY),
+        ("banks/1/racks/2/", {**DAY, "fields": "rack_voltage,rack_module_fault", "tz": "UTC"}),
+        ("banks/2/", {**DAY, "omit": "bank_power"}),
+        ("pcs/", {**DAY, "tz": "America/New_York"}),
+        ("etc/", {"start-time": at(10.5), "end-time": at(41)}),
+    ],
+)
+def test_no_page_is_the_concatenated_pages(api, site, path, params):
+    # slices of 7 rows at the nominal cadence: many COPYs, boundaries inside the pages
+    api.app.state.operating_data = replace(api.app.state.operating_data, download_slice_rows=7)
+    pages = all_pages(api, url(site, path), page_size=13, **params)
+    assert len(pages) > 13
+    for switch in ("no_page", "no_page=", "no_page=true", "no_page=0"):  # any value: no pages
+        assert no_page(api, url(site, path), switch, **params) == pages
+
+
+def test_no_page_of_an_empty_window_is_an_empty_list(api, site):
+    assert no_page(api, url(site, "banks/1/racks/"), date="2020-01-01") == []
+    assert no_page(api, url(site, "pcs/"), **{"start-time": at(100), "end-time": at(200)}) == []
+
+
+def test_no_page_with_accept_csv_streams_the_csv(api, site):
+    path = url(site, "banks/1/racks/")
+    response = api.get(with_no_page(path, DAY), headers={"Accept": "text/csv"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    download = api.get(f"/api/ess/download/operating-sites/{site}/rack/", params={**DAY, "bank": 1})
+    assert response.text == download.text
+    assert len(parse_csv(response.text)) == SECONDS * 3 - 1
+
+
+def test_no_page_is_gzipped_when_accepted(api, site):
+    path = with_no_page(url(site, "banks/1/racks/"), DAY)
+    plain = api.get(path, headers={"Accept-Encoding": "identity"})
+    packed = api.get(path, headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in plain.headers
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.json() == plain.json()  # httpx decodes it
+    assert len(packed.json()) == SECONDS * 3 - 1
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({"page": "2"}, "page"),
+        ({"page_size": "10"}, "page_size"),
+        ({"cursor": "abc"}, "cursor"),
+        ({"count": "exact"}, "count"),
+        ({"page_size": "10", "cursor": "abc"}, "page_size"),
+    ],
+)
+def test_no_page_with_paging_parameters_is_refused(api, site, params, parameter):
+    response = api.get(with_no_page(url(site, "pcs/"), {**DAY, **params}))
+    body = problem(response, 400, parameter)
+    assert all(name in body["detail"] for name in params), body
+
+
+def test_no_page_needs_a_download_window(api, site):
+    path = url(site, "pcs/")
+    problem(api.get(with_no_page(path, {})), 400, "start-time")
+    problem(api.get(with_no_page(path, {"start-time": at(0)})), 400, "end-time")
+    month = {"start-time": "2022-05-01T00:00:00", "end-time": "2022-06-02T00:00:00"}
+    problem(api.get(with_no_page(path, month)), 400, "end-time")  # longer than a download
+    problem(api.get(with_no_page(path, {**DAY, "no_page": "x"})), 400, "no_page")  # twice
 
 
 # -- the site catalog's metadata

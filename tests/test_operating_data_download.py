@@ -7,8 +7,6 @@ import gzip
 import io
 import itertools
 import json
-import socket
-import threading
 import time
 from dataclasses import replace
 from datetime import timedelta
@@ -16,12 +14,12 @@ from datetime import timedelta
 import pyarrow.ipc as pa_ipc
 import pyarrow.parquet as pq
 import pytest
-import uvicorn
 
 from api.app import create_app
 from api.operating_data import download
 from api.operating_data.settings import OperatingDataSettings
-from tests.helpers import bearer, free_port, settings_for_tests
+from tests.helpers import settings_for_tests
+from tests.live_server import assert_pool_idle, chunked_body, raw_get, serve
 from tests.operating_data_site import MISSING, RACK_ROWS, SECONDS, START, create_site
 
 DAY = {"start-time": "2022-05-10T00:00:00", "end-time": "2022-05-11T00:00:00"}
@@ -194,44 +192,15 @@ def test_the_longest_window_is_configurable(api, site):
 def server(pool, site):
     app = create_app(pool=pool, settings=settings_for_tests())
     app.state.operating_data = replace(OperatingDataSettings.from_env(), download_slice_rows=5)
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.05)
-    yield port
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serve(app) as base_url:
+        yield base_url
 
 
-def raw_get(port: int, target: str) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port))
-    headers = "".join(f"{k}: {v}\r\n" for k, v in bearer().items())
-    sock.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n".encode())
-    return sock
-
-
-def dechunk(received: bytes) -> bytes:
-    """The body of a chunked HTTP/1.1 response."""
-    rest = received.split(b"\r\n\r\n", 1)[1]
-    body = bytearray()
-    while True:
-        size_line, rest = rest.split(b"\r\n", 1)
-        size = int(size_line, 16)
-        if size == 0:
-            return bytes(body)
-        body += rest[:size]
-        rest = rest[size + 2 :]
-
-
-@pytest.mark.parametrize("format", ["csv", "parquet", "arrow"])
+@pytest.mark.parametrize("format", ["csv", "parquet", "arrow", "no_page"])
 def test_an_aborted_download_stops_and_leaves_the_pool_healthy(
     server, site, pool, monkeypatch, format
 ):
+    """Also a no_page list, which streams the same way (format no_page: the JSON list)."""
     reads = []
     read_slice = download.read_slice
 
@@ -243,24 +212,20 @@ def test_an_aborted_download_stops_and_leaves_the_pool_healthy(
     monkeypatch.setattr(download, "read_slice", slow_slice)
     # 60 rows: 12 slices of 5 seconds
     target = f"{path(site, 'etc')}?date=2022-05-10&format={format}"
+    if format == "no_page":
+        target = f"/api/ess/operating-sites/{site}/etc/?date=2022-05-10&no_page"
     sock = raw_get(server, target)
     assert sock.recv(65536).startswith(b"HTTP/1.1 200")
     sock.close()  # mid-stream
     time.sleep(1.0)  # the whole download would take 12 x 50 ms and more
     assert 1 <= len(reads) < 12
-    stats = pool.get_stats()
-    assert stats["pool_available"] == stats["pool_size"] and stats.get("requests_waiting", 0) == 0
+    assert_pool_idle(pool)
     # the next request is served, through the same pool
-    sock = raw_get(server, target)
-    received = b""
-    while not received.endswith(b"0\r\n\r\n"):
-        chunk = sock.recv(65536)
-        assert chunk, "the server closed the connection"
-        received += chunk
-    sock.close()
-    body = dechunk(received)
+    body = chunked_body(raw_get(server, target))
     if format == "csv":
         assert body.count(b"+09:00") == SECONDS
+    elif format == "no_page":
+        assert len(json.loads(body)) == SECONDS
     else:
         reader = (
             pq.read_table if format == "parquet" else lambda f: pa_ipc.open_stream(f).read_all()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import zlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +13,13 @@ from api.catalog.model import Catalog, Column, Site
 from api.errors import ProblemError
 from api.operating_data.cursor import AFTER, BEFORE, Cursor, Position, decode_cursor, encode_cursor
 from api.operating_data.dataset import operating_dataset
-from api.operating_data.parse import parse_download_args, parse_page_args, select_columns
+from api.operating_data.download import JsonEncoder
+from api.operating_data.parse import (
+    WholeListArgs,
+    parse_download_args,
+    parse_page_args,
+    select_columns,
+)
 from api.operating_data.plan import fix_series, plan_page, plan_slices, select, whole
 from api.operating_data.respond import rows_json
 from api.operating_data.settings import OperatingDataSettings
@@ -62,7 +69,7 @@ T0 = datetime(2022, 5, 10, 10, tzinfo=SEOUL)
 
 
 def racks_of_bank(query: dict[str, str] | None = None, bank: int = 1):
-    args = parse_page_args(RACKS, (query or {}).items())
+    args = parse_page_args(RACKS, (query or {}).items(), SETTINGS.download_max_span)
     return select(RACKS, args.selected, fix_series(RACKS, bank, None)), args
 
 
@@ -106,7 +113,7 @@ def test_keyset_after_and_before_a_row():
 
 
 def test_one_series_orders_by_time_alone():
-    args = parse_page_args(PCS, {"fields": "ai_vdc"}.items())
+    args = parse_page_args(PCS, {"fields": "ai_vdc"}.items(), SETTINGS.download_max_span)
     selection = select(PCS, args.selected, ())
     statement = rows_query(selection, cursor=Cursor(AFTER, Position(T0)), offset=20)
     assert (
@@ -163,7 +170,7 @@ def test_bounds_probe_each_bank_when_banks_vary():
 
 def test_identifiers_are_quoted_and_the_relation_replaceable():
     renamed = RACKS.republished(("ess_di", "rack"), lambda name: name.replace("rack_", 'rk"'))
-    args = parse_page_args(renamed, {}.items())
+    args = parse_page_args(renamed, {}.items(), SETTINGS.download_max_span)
     statement = rows_query(select(renamed, args.selected, ()))
     assert 'FROM "ess_di"."rack"' in text(statement)
     assert '"rk""soc" AS "rk""soc"' in text(statement)  # a quote inside a name stays a name
@@ -239,13 +246,16 @@ def test_cursor_round_trip_and_tamper_evidence():
         assert error.value.parameter == "cursor"
 
 
+CSV_LINES = [
+    b'2022-05-10T10:00:00+09:00,1,2,NaN,"{""module1"": 0}"',
+    b"2022-05-10T10:00:01.5+09:00,1,3,-1.5e-05,",
+    b"2022-05-10T10:00:02+09:00,1,3,-Infinity,",
+]
+
+
 def test_rows_json_turns_csv_into_valid_json():
-    selection = select(RACKS, parse_page_args(RACKS, ()).selected, ())
-    lines = [
-        b'2022-05-10T10:00:00+09:00,1,2,NaN,"{""module1"": 0}"',
-        b"2022-05-10T10:00:01.5+09:00,1,3,-1.5e-05,",
-        b"2022-05-10T10:00:02+09:00,1,3,-Infinity,",
-    ]
+    selection = select(RACKS, parse_page_args(RACKS, (), SETTINGS.download_max_span).selected, ())
+    lines = CSV_LINES
     assert json.loads(rows_json(selection, lines)) == [
         {
             "timestamp": "2022-05-10T10:00:00+09:00",
@@ -271,8 +281,45 @@ def test_rows_json_turns_csv_into_valid_json():
     ]
     assert rows_json(selection, []) == b"[]"
     odd = RACKS.republished(("x", "y"), lambda name: name + '{"}')
-    row = json.loads(rows_json(select(odd, parse_page_args(odd, ()).selected, ()), lines[:1]))
+    row = json.loads(
+        rows_json(
+            select(odd, parse_page_args(odd, (), SETTINGS.download_max_span).selected, ()),
+            lines[:1],
+        )
+    )
     assert row[0]['rack_soc{"}'] is None and row[0]['rack_module_fault{"}'] == {"module1": 0}
+
+
+@pytest.mark.parametrize("gzip", [False, True])
+def test_a_no_page_list_is_one_array_of_the_page_rows_across_slices(gzip):
+    """Empty slices anywhere, a row cut between two chunks of a slice: one valid array whose
+    rows are those of a page; no rows at all: []."""
+    selection = select(RACKS, parse_page_args(RACKS, (), SETTINGS.download_max_span).selected, ())
+    first, second, third = (line + b"\n" for line in CSV_LINES)
+    slices = [[], [first], [], [second + third[:9], third[9:]], []]
+
+    def listed(slices: list[list[bytes]]) -> list:
+        encoder = JsonEncoder(selection, gzip)
+        body = b"".join(chunk for chunks in slices for chunk in encoder.encode(chunks))
+        body += b"".join(encoder.finish())
+        return json.loads(zlib.decompress(body, wbits=31) if gzip else body)
+
+    assert listed(slices) == json.loads(rows_json(selection, CSV_LINES))
+    assert listed([[], []]) == [] and listed([]) == []
+
+
+def test_no_page_takes_the_download_window_and_no_paging_parameter():
+    args = parse_page_args(RACKS, {"no_page": "", "date": "2022-05-10"}.items(), timedelta(days=1))
+    assert isinstance(args, WholeListArgs) and args.selected.window.bounded
+    for query, parameter in [
+        ({"no_page": "1"}, "start-time"),
+        ({"no_page": "", "date": "2022-05-10", "page": "1"}, "page"),
+        ({"no_page": "", "date": "2022-05-10", "count": "exact", "cursor": "x"}, "cursor"),
+        ({"no_page": "", "start-time": "2022-05-10", "end-time": "2022-05-12"}, "end-time"),
+    ]:
+        with pytest.raises(ProblemError) as error:
+            parse_page_args(RACKS, query.items(), timedelta(days=1))
+        assert error.value.parameter == parameter, query
 
 
 def test_all_banks_are_named_so_the_series_index_serves_each():

@@ -14,8 +14,9 @@ from api.app import create_app
 from api.db import connect
 from api.deid import apply_views
 from api.demo import generate
-from tests.browser import serve, watch
+from tests.browser import watch
 from tests.helpers import TEST_DEID_KEY, bearer, create_scratch_site, settings_for_tests
+from tests.live_server import serve
 
 DAY = date(2023, 4, 10)
 PAGES = ("sites", "explorer", "safety", "forecasts", "download")

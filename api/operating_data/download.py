@@ -1,5 +1,6 @@
 """Downloads of any size, as CSV, Parquet or Arrow: consecutive time slices, each its own COPY,
-encoded and streamed in order. `ess export` writes the same stream to a file.
+encoded and streamed in order. `ess export` writes the same stream to a file, and the query
+endpoints' no_page lists (one JSON array, or the CSV) are the same stream shown inline.
 
 Why slices: the embedded engine builds a COPY's whole result in memory before the first byte
 leaves, so one COPY per download would hold gigabytes; on a real server slices cost a few
@@ -33,7 +34,7 @@ from psycopg_pool import ConnectionPool
 
 from api.operating_data.execute import output_types, read_slice, stored_window
 from api.operating_data.plan import Selection, plan_slices
-from api.operating_data.respond import CSV_UTF8, accepts_gzip
+from api.operating_data.respond import CSV_UTF8, JSON, accepts_gzip, row_objects
 from api.operating_data.settings import GZIP_LEVEL
 from api.params import Window
 
@@ -51,14 +52,29 @@ class Encoder(Protocol):
     def finish(self) -> list[bytes]: ...
 
 
-class CsvEncoder:
-    """The CSV as the database printed it, optionally as one gzip member across all slices."""
+class Gzip:
+    """An encoder's output as one gzip member across all slices, or as it is."""
+
+    def __init__(self, gzip: bool) -> None:
+        self.gzip = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31) if gzip else None
+
+    def output(self, chunks: list[bytes]) -> list[bytes]:
+        if self.gzip is None:
+            return chunks
+        return [compressed for chunk in chunks if (compressed := self.gzip.compress(chunk))]
+
+    def end(self, chunks: list[bytes]) -> list[bytes]:
+        return [*self.output(chunks), self.gzip.flush()] if self.gzip is not None else chunks
+
+
+class CsvEncoder(Gzip):
+    """The CSV as the database printed it."""
 
     media_type, extension, csv_header = CSV_UTF8, "csv", True
 
     def __init__(self, gzip: bool) -> None:
+        super().__init__(gzip)
         self.lines = 0
-        self.gzip = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31) if gzip else None
 
     @property
     def rows(self) -> int:
@@ -66,17 +82,40 @@ class CsvEncoder:
 
     def encode(self, chunks: list[bytes]) -> list[bytes]:
         self.lines += sum(chunk.count(b"\n") for chunk in chunks)
-        if self.gzip is None:
-            return chunks
-        return [compressed for chunk in chunks if (compressed := self.gzip.compress(chunk))]
+        return self.output(chunks)
 
     def finish(self) -> list[bytes]:
-        return [self.gzip.flush()] if self.gzip is not None else []
+        return self.end([])
+
+
+class JsonEncoder(Gzip):
+    """One JSON array of the rows of all slices (no_page lists), each row exactly as in the
+    results of a JSON page."""
+
+    media_type, extension, csv_header = JSON, "json", False
+
+    def __init__(self, selection: Selection, gzip: bool) -> None:
+        super().__init__(gzip)
+        self.selection = selection
+        self.rows = 0
+
+    def encode(self, chunks: list[bytes]) -> list[bytes]:
+        objects = row_objects(self.selection, b"".join(chunks))
+        if not objects:
+            return []
+        text = ("," if self.rows else "[") + ",".join(objects)
+        self.rows += len(objects)
+        return self.output([text.encode()])
+
+    def finish(self) -> list[bytes]:
+        return self.end([b"]" if self.rows else b"[]"])
 
 
 def new_encoder(pool: ConnectionPool, selection: Selection, format: str, gzip: bool) -> Encoder:
     if format == "csv":
         return CsvEncoder(gzip)
+    if format == "json":
+        return JsonEncoder(selection, gzip)
     # pyarrow is imported by the first columnar download only (it adds ~80 MB to the RSS of
     # a server that only ever sends CSV)
     from api.operating_data.columnar import ColumnarEncoder, arrow_schema
@@ -127,21 +166,26 @@ class Download:
         return file_name(self.selection, self.encoder.extension)
 
 
-async def open_download(
+def prepare_download(
     pool: ConnectionPool, selection: Selection, format: str, slice_rows: int, gzip: bool = False
 ) -> Download:
     """Plan the slices over the stored part of the window and read the first one before
     answering, so that a database error is still a problem+json answer, not a cut stream."""
+    stored = stored_window(pool, selection)
+    # an empty window still runs one (empty) COPY: its header row, or the schema
+    slices = plan_slices(stored, selection.series_count, slice_rows) or [stored]
+    encoder = new_encoder(pool, selection, format, gzip)
+    first = read_encoded(pool, selection, encoder, slices[0], True)
+    return Download(pool, selection, encoder, first, slices[1:])
 
-    def prepare() -> Download:
-        stored = stored_window(pool, selection)
-        # an empty window still runs one (empty) COPY: its header row, or the schema
-        slices = plan_slices(stored, selection.series_count, slice_rows) or [stored]
-        encoder = new_encoder(pool, selection, format, gzip)
-        first = read_encoded(pool, selection, encoder, slices[0], True)
-        return Download(pool, selection, encoder, first, slices[1:])
 
-    return await anyio.to_thread.run_sync(prepare)
+async def open_download(
+    pool: ConnectionPool, selection: Selection, format: str, slice_rows: int, gzip: bool = False
+) -> Download:
+    """prepare_download in a worker thread."""
+    return await anyio.to_thread.run_sync(
+        prepare_download, pool, selection, format, slice_rows, gzip
+    )
 
 
 def _discard(future: asyncio.Future) -> None:
@@ -179,20 +223,35 @@ async def stream(
             pending.add_done_callback(_discard)
 
 
+def streamed_response(download: Download, gzip: bool, headers: dict[str, str]) -> Stream:
+    headers = {
+        # explicit: a Stream's own media type yields to the handler's (the documented one)
+        "Content-Type": download.encoder.media_type,
+        "Vary": "Accept, Accept-Encoding",
+        # proxies (nginx) must pass the chunks on as they come
+        "X-Accel-Buffering": "no",
+        **headers,
+    }
+    if gzip:
+        headers["Content-Encoding"] = "gzip"
+    return Stream(stream(download), headers=headers)
+
+
 async def download_response(
     request: Request, pool: ConnectionPool, selection: Selection, format: str, slice_rows: int
 ) -> Stream:
     # Parquet and Arrow are compressed (or meant to be read as they are): gzip is for CSV only
     gzip = format == "csv" and accepts_gzip(request)
     download = await open_download(pool, selection, format, slice_rows, gzip)
-    headers = {
-        # explicit: a Stream's own media type yields to the handler's (the documented CSV)
-        "Content-Type": download.encoder.media_type,
-        "Content-Disposition": f'attachment; filename="{download.file_name}"',
-        "Vary": "Accept, Accept-Encoding",
-        # proxies (nginx) must pass the chunks on as they come
-        "X-Accel-Buffering": "no",
-    }
-    if gzip:
-        headers["Content-Encoding"] = "gzip"
-    return Stream(stream(download), headers=headers)
+    attachment = f'attachment; filename="{download.file_name}"'
+    return streamed_response(download, gzip, {"Content-Disposition": attachment})
+
+
+def whole_list_response(
+    request: Request, pool: ConnectionPool, selection: Selection, format: str, slice_rows: int
+) -> Stream:
+    """A no_page answer (JSON or CSV): every row of the window, sliced and streamed like a
+    download but shown inline. Called from a worker thread (a synchronous handler)."""
+    gzip = accepts_gzip(request)
+    download = prepare_download(pool, selection, format, slice_rows, gzip)
+    return streamed_response(download, gzip, {})

@@ -25,13 +25,16 @@ from api.params import (
 
 SELECTION = ("fields", "omit", "tz")
 PAGING = ("page", "page_size", "cursor", "count")
+# the earlier service's switch (present with any value, even empty): every row of the window
+# as one bare JSON list instead of pages
+NO_PAGE = "no_page"
 SERIES = ("bank", "rack")
 DOWNLOAD_FORMATS = ("csv", "parquet", "arrow")
 # a signed download link (api/auth/signed_links.py) carries its signature in the query
 SIGNED = ("signed",)
 COUNT_MODES = ("exact", "estimated")
 
-PAGE_PARAMETERS = (*SELECTION, *WINDOW, *PAGING)
+PAGE_PARAMETERS = (*SELECTION, *WINDOW, *PAGING, NO_PAGE)
 LATEST_PARAMETERS = (*SELECTION, *WINDOW)
 DOWNLOAD_PARAMETERS = (*SELECTION, *WINDOW, *SERIES, "format", *SIGNED)
 
@@ -52,6 +55,13 @@ class PageArgs:
     page_size: int
     cursor: str | None
     count: str | None
+
+
+@dataclass(frozen=True)
+class WholeListArgs:
+    """no_page: every row of the window, streamed like a download and bounded like one."""
+
+    selected: Selected
 
 
 @dataclass(frozen=True)
@@ -102,8 +112,14 @@ def parse_selected(
     )
 
 
-def parse_page_args(dataset: Dataset, pairs: Iterable[tuple[str, str]]) -> PageArgs:
+def parse_page_args(
+    dataset: Dataset, pairs: Iterable[tuple[str, str]], max_span: timedelta
+) -> PageArgs | WholeListArgs:
+    """A page, or with no_page the whole window (which then needs the bounds of a download,
+    at most `max_span` long)."""
     values = query_values(pairs, PAGE_PARAMETERS)
+    if NO_PAGE in values:
+        return parse_whole_list_args(dataset, values, max_span)
     page = parse_int(values.get("page"), "page", minimum=1)
     cursor = values.get("cursor")
     if page is not None and cursor is not None:
@@ -119,6 +135,19 @@ def parse_page_args(dataset: Dataset, pairs: Iterable[tuple[str, str]]) -> PageA
         cursor=cursor,
         count=count,
     )
+
+
+def parse_whole_list_args(
+    dataset: Dataset, values: dict[str, str], max_span: timedelta
+) -> WholeListArgs:
+    paging = [name for name in PAGING if name in values]
+    if paging:
+        raise bad_parameter(
+            paging[0],
+            f"no_page answers every row of the window as one list: give no_page or "
+            f"{', '.join(paging)}, not both",
+        )
+    return WholeListArgs(parse_selected(dataset, values, require_bounds=True, max_span=max_span))
 
 
 def parse_latest_args(dataset: Dataset, pairs: Iterable[tuple[str, str]]) -> Selected:

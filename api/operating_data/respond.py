@@ -66,10 +66,10 @@ class Page(msgspec.Struct, kw_only=True, omit_defaults=True):
 _NOT_JSON = {"": "null", "NaN": "null", "Infinity": "null", "-Infinity": "null"}
 
 
-def rows_json(selection: Selection, lines: list[bytes]) -> bytes:
-    """CSV data lines -> a JSON array of row objects, the values exactly as the database
-    printed them for the CSV (no float parsing and re-printing: 40% faster than building
-    dicts for msgspec, and JSON and CSV cannot disagree)."""
+def row_objects(selection: Selection, data: bytes) -> list[str]:
+    """CSV data lines, each ending in a newline -> JSON row objects, the values exactly as the
+    database printed them for the CSV (no float parsing and re-printing: 40% faster than
+    building dicts for msgspec, and JSON and CSV cannot disagree)."""
     names = (TIME_NAME, *(c.name for c in selection.columns))
     members = []
     for index, name in enumerate(names):
@@ -78,11 +78,17 @@ def rows_json(selection: Selection, lines: list[bytes]) -> bytes:
     template = "{{" + ",".join(members) + "}}"
     replace = _NOT_JSON.get
     rows = []
-    for row in csv.reader(b"\n".join(lines).decode().split("\n") if lines else ()):
+    # one line per row: the published values never hold a newline (see execute._csv_lines)
+    for row in csv.reader(data.decode().split("\n")[:-1]):
         values = [replace(value, value) for value in row]
         values[0] = row[0]
         rows.append(template.format(*values))
-    return ("[" + ",".join(rows) + "]").encode()
+    return rows
+
+
+def rows_json(selection: Selection, lines: list[bytes]) -> bytes:
+    """CSV data lines -> a JSON array of row objects (see row_objects)."""
+    return ("[" + ",".join(row_objects(selection, b"\n".join([*lines, b""]))) + "]").encode()
 
 
 def position_of(selection: Selection, line: bytes) -> Position:

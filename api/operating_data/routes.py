@@ -19,11 +19,22 @@ from litestar.response import Stream
 from api.catalog.model import COMPONENTS
 from api.errors import PROBLEM_JSON, Problem, not_found
 from api.operating_data.dataset import Dataset, operating_dataset
-from api.operating_data.download import download_response
+from api.operating_data.download import download_response, whole_list_response
 from api.operating_data.execute import read_latest, read_page
-from api.operating_data.parse import parse_download_args, parse_latest_args, parse_page_args
+from api.operating_data.parse import (
+    WholeListArgs,
+    parse_download_args,
+    parse_latest_args,
+    parse_page_args,
+)
 from api.operating_data.plan import fix_series, plan_page, select
-from api.operating_data.respond import Page, download_format, page_links, rows_response
+from api.operating_data.respond import (
+    Page,
+    download_format,
+    page_links,
+    rows_response,
+    wants_csv,
+)
 from api.operating_data.settings import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, OperatingDataSettings
 from api.params import WINDOW_DOCS, query_doc
 
@@ -48,8 +59,17 @@ def serve_page(
 ) -> Response:
     settings = settings_of(request)
     fixed = fix_series(dataset, bank, rack)
-    args = parse_page_args(dataset, request.query_params.multi_items())
-    plan = plan_page(select(dataset, args.selected, fixed), args, settings)
+    args = parse_page_args(dataset, request.query_params.multi_items(), settings.download_max_span)
+    selection = select(dataset, args.selected, fixed)
+    if isinstance(args, WholeListArgs):
+        return whole_list_response(
+            request,
+            request.app.state.pool,
+            selection,
+            "csv" if wants_csv(request) else "json",
+            settings.download_slice_rows,
+        )
+    plan = plan_page(selection, args, settings)
     data = read_page(request.app.state.pool, plan)
     if plan.offset and not data.lines:
         raise not_found("page", f"page {args.page} is past the last page of this window")
@@ -129,6 +149,14 @@ PAGING_DOCS = {
         "rate of the first and last ten minutes stored in the window, times its length).",
         "exact",
     ),
+    "no_page": query_doc(
+        "no_page",
+        "Present (with any value, even empty): no pages; the answer is every row of the window "
+        "as one bare JSON list (CSV with Accept: text/csv), streamed. Needs a bounded window "
+        "of at most ESS_DOWNLOAD_MAX_DAYS, like a download; refused together with page, "
+        "page_size, cursor or count.",
+        "true",
+    ),
 }
 DOWNLOAD_DOCS = {
     "bank": query_doc("bank", "Only this bank (bank and rack downloads).", 1, int | None),
@@ -176,7 +204,8 @@ PROBLEMS = {
 }
 PAGE_NOTE = (
     " Answers JSON {count?, next, previous, results}; with `Accept: text/csv` the same rows "
-    "as CSV (links in the Link header)."
+    "as CSV (links in the Link header). With no_page: a bare JSON list of every row of the "
+    "window (the same row objects as results)."
 )
 
 
