@@ -17,6 +17,9 @@ from api.cli_errors import CommandError
 from api.engine import EngineStopped
 
 WATCH_INTERVAL_S = 2.0
+# on SIGTERM or Ctrl-C, requests in flight (a download too) get this long to finish before they
+# are cancelled; then the pool closes and the embedded engine stops
+SHUTDOWN_GRACE_S = 20
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -38,7 +41,12 @@ def serve(app, host: str, port: int, engine_alive: Callable[[], bool] | None = N
     EngineStopped is raised, once it answers False."""
     startup_errors: list[BaseException] = []
     server = uvicorn.Server(
-        uvicorn.Config(_raising_startup(app, startup_errors), host=host, port=port)
+        uvicorn.Config(
+            _raising_startup(app, startup_errors),
+            host=host,
+            port=port,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        )
     )
     engine_lost = threading.Event()
     if engine_alive is not None:
