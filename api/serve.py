@@ -6,6 +6,7 @@ engine it uses goes away."""
 from __future__ import annotations
 
 import errno
+import signal
 import socket
 import threading
 import time
@@ -60,15 +61,25 @@ def serve(app, host: str, port: int, engine_alive: Callable[[], bool] | None = N
                 time.sleep(WATCH_INTERVAL_S)
 
         threading.Thread(target=watch, name="engine-watch", daemon=True).start()
+    # uvicorn ends a graceful shutdown by raising the signal that asked for it again: SIGTERM's
+    # default action would kill this process before the embedded engine is stopped
+    previous = signal.signal(signal.SIGTERM, _exit_after_shutdown)
     try:
         server.run()
     except SystemExit:
         if not startup_errors:
             raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if startup_errors:
         raise startup_errors[0]
     if engine_lost.is_set():
         raise EngineStopped("the embedded engine stopped while the server ran")
+
+
+def _exit_after_shutdown(signum, frame) -> None:
+    """SIGTERM: the server has finished its requests; unwind (closing the engine), status 0."""
+    raise SystemExit(0)
 
 
 def _raising_startup(app, errors: list[BaseException]):

@@ -21,7 +21,8 @@ import httpx
 import psycopg
 import pytest
 
-from api.engine import EmbeddedEngine, port_closes
+from api.cli import EMBEDDED_DURABILITY
+from api.engine import EmbeddedEngine, port_answers, port_closes
 from api.errors import RETRY_AFTER_S
 from tests.cli_run import ess
 from tests.faults import (
@@ -304,3 +305,18 @@ def _demo_counts(data_dir: Path) -> dict[str, tuple[int, int]]:
             }
     finally:
         engine.stop()
+
+
+def test_ess_run_on_the_embedded_engine_says_what_a_crash_can_lose(data_dir):
+    port = free_port()
+    run = ess(["run", "--port", str(port)], user_env(data_dir))
+    try:
+        deadline = time.monotonic() + 180
+        while not port_answers("127.0.0.1", port):
+            assert run.poll() is None and time.monotonic() < deadline, run.communicate()[1]
+            time.sleep(0.3)
+    finally:
+        run.send_signal(signal.SIGTERM)
+        out, err = run.communicate(timeout=60)
+    assert run.returncode == 0, err
+    assert EMBEDDED_DURABILITY in out
