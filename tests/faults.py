@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -18,8 +19,8 @@ import httpx
 import psycopg
 
 from api.engine import EmbeddedEngine, port_answers
-from tests.cli_run import ess, ess_env
-from tests.helpers import TEST_DEID_KEY, TEST_JWT_SECRET, bearer, free_port
+from tests.cli_run import ESS, ess, ess_env
+from tests.helpers import REPO_ROOT, TEST_DEID_KEY, TEST_JWT_SECRET, bearer, free_port
 
 DEMO_DAY = "2023-04-10"
 JSON_PAGE = f"/api/ess/operating-sites/2/banks/1/racks/1/?date={DEMO_DAY}&page_size=50"
@@ -88,11 +89,21 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, ready_within_s: float = 120) -> Server:
-        self.process = ess(["serve", "--port", str(self.port)], self.env)
+        # its output goes to a file: a pipe nobody reads fills up with the access log, and the
+        # server then blocks on its next log line
+        self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (open while the server runs)
+        self.process = subprocess.Popen(
+            [*ESS, "serve", "--port", str(self.port)],
+            env=self.env,
+            cwd=REPO_ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         deadline = time.monotonic() + ready_within_s
         while not port_answers("127.0.0.1", self.port):
             if self.process.poll() is not None:
-                raise AssertionError(f"ess serve exited: {self.process.communicate()[1]}")
+                raise AssertionError(f"ess serve exited: {self.output()}")
             assert time.monotonic() < deadline, "ess serve did not listen in time"
             time.sleep(0.3)
         return self
@@ -105,15 +116,19 @@ class Server:
         self.process.send_signal(signal.SIGTERM)
 
     def wait_stopped(self, within_s: float) -> tuple[int, str]:
-        """The exit status and standard error, once it has exited."""
+        """The exit status and output, once it has exited."""
         assert self.process is not None
-        _, err = self.process.communicate(timeout=within_s)
-        return self.process.returncode, err
+        self.process.wait(timeout=within_s)
+        return self.process.returncode, self.output()
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read()
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
-            self.process.communicate()
+            self.process.wait()
 
 
 @contextmanager
