@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install engine clean postgres-server chromium
+.PHONY: run test lint format install engine clean postgres-server chromium fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ lint: $(STAMP)
 
 test: install chromium lint postgres-server
 	$(BIN)/pytest
+
+# a longer, random schemathesis run over the OpenAPI document (make test runs a bounded one)
+FUZZ_EXAMPLES ?= 200
+fuzz: install
+	ESS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/test_schemathesis.py -p no:logging
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
