@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: run test lint format install engine clean postgres-server chromium
+.PHONY: run test lint format install engine clean postgres-server chromium fuzz
 
 # `make run` installs only what the server needs, without compiling every module ahead (Python
 # compiles what it imports): on a fresh clone this halves pip's time (docs/forecasting.md)
@@ -58,6 +58,11 @@ lint: $(STAMP)
 
 test: install chromium lint postgres-server
 	$(BIN)/pytest
+
+# a longer, random schemathesis run over the OpenAPI document (make test runs a bounded one)
+FUZZ_EXAMPLES ?= 200
+fuzz: install
+	ESS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/test_schemathesis.py -p no:logging
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

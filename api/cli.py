@@ -113,6 +113,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                 psql="$DATABASE_URL" if settings.database_url else f"'{url}'",
             )
         )
+        if not settings.database_url:
+            print(EMBEDDED_DURABILITY)
         serve(
             create_app(settings=Settings(database_url=url)),
             args.host,
@@ -138,6 +140,14 @@ ESS data platform on http://{host}:{port}/
                 'http://{host}:{port}/api/ess/operating-sites/2/banks/1/racks/1/?date=2023-04-10&page_size=5'
   psql:       psql {psql}
 Ctrl-C stops the server (and the embedded engine).
+"""
+
+
+EMBEDDED_DURABILITY = """\
+Durability: the embedded engine survives its own crash (committed rows are handed to the operating
+  system at commit), but it never fsyncs: a power loss or an operating-system crash can lose the
+  last committed rows or damage the data directory. Keep data you cannot regenerate on a
+  TimescaleDB server (DATABASE_URL=...); see README, Reliability.
 """
 
 

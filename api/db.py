@@ -15,6 +15,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import RowFactory, RowMaker
 from psycopg_pool import ConnectionPool
+from psycopg_pool.base import AttemptWithBackoff
 
 from api.engine import is_embedded
 from api.errors import bad_parameter
@@ -44,6 +45,46 @@ def server_is_embedded(url: str) -> bool:
     return is_embedded(row[0])
 
 
+# a lost database is retried at least this often, so the API answers again within seconds of its
+# return (psycopg_pool doubles its delay without bound: 16 s and more after a longer outage)
+RECONNECT_DELAY_MAX_S = 1.0
+# while the database is unreachable a request waits this long for a connection, then answers 503
+# (rather than holding the client for the whole pool timeout)
+UNREACHABLE_WAIT_S = 2.0
+
+
+class _CappedBackoff(AttemptWithBackoff):
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, RECONNECT_DELAY_MAX_S)
+
+
+class ResilientPool(ConnectionPool):
+    """A pool that reconnects within a second of the database's return and, while it cannot
+    connect, fails requests after a short wait instead of the whole pool timeout."""
+
+    unreachable = False
+
+    def _add_connection(self, attempt: AttemptWithBackoff | None, growing: bool = False) -> None:
+        # psycopg_pool's own retry loop, with a capped delay (a protected method of the pinned
+        # psycopg_pool 3.3: there is no setting for it)
+        super()._add_connection(attempt or _CappedBackoff(timeout=self.reconnect_timeout), growing)
+
+    def _connect(self, timeout: float | None = None) -> psycopg.Connection:
+        try:
+            conn = super()._connect(timeout)
+        except psycopg.OperationalError:
+            self.unreachable = True
+            raise
+        self.unreachable = False
+        return conn
+
+    def getconn(self, timeout: float | None = None) -> psycopg.Connection:
+        if self.unreachable:
+            timeout = min(self.timeout if timeout is None else timeout, UNREACHABLE_WAIT_S)
+        return super().getconn(timeout)
+
+
 def open_pool(url: str, max_size: int = 8, statement_timeout_ms: int = 30000) -> ConnectionPool:
     embedded = server_is_embedded(url)
     pool = _pool(url, embedded, 1, max_size, statement_timeout_ms)
@@ -70,7 +111,7 @@ def _pool(
     if not embedded:
         # the embedded engine ignores statement_timeout; there, request windows bound the work
         kwargs["options"] = f"-c statement_timeout={statement_timeout_ms}"
-    return ConnectionPool(
+    return ResilientPool(
         url,
         min_size=min_size,
         max_size=1 if embedded else max_size,

@@ -6,6 +6,7 @@ engine it uses goes away."""
 from __future__ import annotations
 
 import errno
+import signal
 import socket
 import threading
 import time
@@ -20,6 +21,9 @@ from api.engine import EngineStopped
 
 WATCH_INTERVAL_S = 2.0
 WORKER_HEALTHCHECK_S = 30
+# on SIGTERM or Ctrl-C, requests in flight (a download too) get this long to finish before they
+# are cancelled; then the pool closes and the embedded engine stops
+SHUTDOWN_GRACE_S = 20
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -41,7 +45,12 @@ def serve(app, host: str, port: int, engine_alive: Callable[[], bool] | None = N
     EngineStopped is raised, once it answers False."""
     startup_errors: list[BaseException] = []
     server = uvicorn.Server(
-        uvicorn.Config(_raising_startup(app, startup_errors), host=host, port=port)
+        uvicorn.Config(
+            _raising_startup(app, startup_errors),
+            host=host,
+            port=port,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        )
     )
     engine_lost = threading.Event()
     if engine_alive is not None:
@@ -55,11 +64,16 @@ def serve(app, host: str, port: int, engine_alive: Callable[[], bool] | None = N
                 time.sleep(WATCH_INTERVAL_S)
 
         threading.Thread(target=watch, name="engine-watch", daemon=True).start()
+    # uvicorn ends a graceful shutdown by raising the signal that asked for it again: SIGTERM's
+    # default action would kill this process before the embedded engine is stopped
+    previous = signal.signal(signal.SIGTERM, _exit_after_shutdown)
     try:
         server.run()
     except SystemExit:
         if not startup_errors:
             raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if startup_errors:
         raise startup_errors[0]
     if engine_lost.is_set():
@@ -80,11 +94,17 @@ def serve_workers(factory: str, host: str, port: int, workers: int) -> None:
         # a worker that does not answer the supervisor's ping in time is killed and replaced:
         # uvicorn's 5 s is shorter than a fresh interpreter's imports on a busy machine
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
     supervisor = Multiprocess(config, sockets=[config.bind_socket()])
     supervisor.run()
     if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
         raise CommandError("an API process failed to start (its error is above)")
+
+
+def _exit_after_shutdown(signum, frame) -> None:
+    """SIGTERM: the server has finished its requests; unwind (closing the engine), status 0."""
+    raise SystemExit(0)
 
 
 def _raising_startup(app, errors: list[BaseException]):
