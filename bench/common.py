@@ -12,8 +12,10 @@ import secrets
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -211,6 +213,45 @@ def median_ms(times: list[float]) -> float:
 def p95_ms(times: list[float]) -> float:
     ordered = sorted(times)
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] * 1000
+
+
+def closed_loop(
+    clients: int,
+    seconds: float,
+    session: Callable[[int], AbstractContextManager[Callable[[], int]]],
+) -> dict:
+    """`clients` threads for `seconds`: thread i opens `session(i)` (a client or a connection
+    of its own) and calls the request it yields as fast as answers come; each call returns the
+    rows it got. Requests and rows per second, median and p95 latency."""
+    deadline = time.monotonic() + seconds
+    times: list[float] = []
+    rows: list[int] = []
+    lock = threading.Lock()
+
+    def client_loop(index: int) -> None:
+        with session(index) as request:
+            while time.monotonic() < deadline:
+                began = time.perf_counter()
+                count = request()
+                elapsed = time.perf_counter() - began
+                with lock:
+                    times.append(elapsed)
+                    rows.append(count)
+
+    threads = [threading.Thread(target=client_loop, args=(i,)) for i in range(clients)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - began
+    return {
+        "requests": len(times),
+        "requests_s": len(times) / wall,
+        "rows_s": sum(rows) / wall,
+        "median_ms": median_ms(times),
+        "p95_ms": p95_ms(times),
+    }
 
 
 def interleaved(

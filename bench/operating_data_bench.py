@@ -53,6 +53,7 @@ from common import (
     Server,
     api_server,
     bench_database,
+    closed_loop,
     demo_day_site,
     describe_setup,
     drop_scratch_site,
@@ -490,48 +491,36 @@ def bench_json(url: str, server: Server, site_id: int, report: dict) -> None:
         )
 
 
+def random_page(chance: random.Random) -> tuple[int, int, datetime]:
+    """A random rack of the bench site and a random start time of its day, leaving an hour."""
+    bank = chance.choice((1, 2))
+    rack = chance.randint(1, RACKS[bank - 1])
+    day_start = datetime.combine(DAY, datetime.min.time(), tzinfo=SEOUL)
+    return bank, rack, day_start + timedelta(seconds=chance.randrange(0, 86400 - 3600))
+
+
 def concurrent_pages(server: Server, site_id: int, fields: str | None, seconds: float) -> dict:
     """CLIENTS threads, each asking for 1000-row pages of a random rack at a random time of the
     day, as fast as answers come, for `seconds`."""
-    deadline = time.monotonic() + seconds
-    times: list[float] = []
-    rows: list[int] = []
-    lock = threading.Lock()
-    start = datetime.combine(DAY, datetime.min.time(), tzinfo=SEOUL)
 
-    def client_loop(seed: int) -> None:
+    @contextlib.contextmanager
+    def api_client(seed: int) -> Iterator[Callable[[], int]]:
         chance = random.Random(seed)
         with httpx.Client(headers=server.headers, timeout=60) as client:
-            while time.monotonic() < deadline:
-                bank = chance.choice((1, 2))
-                rack = chance.randint(1, RACKS[bank - 1])
-                moment = start + timedelta(seconds=chance.randrange(0, 86400 - 3600))
+
+            def request() -> int:
+                bank, rack, moment = random_page(chance)
                 query = {"start-time": moment.isoformat(), "page_size": 1000}
                 if fields:
                     query["fields"] = fields
                 url = f"{server.base}/api/ess/operating-sites/{site_id}/banks/{bank}/racks/{rack}/"
-                began = time.perf_counter()
                 response = client.get(url, params=query)
-                elapsed = time.perf_counter() - began
                 assert response.status_code == 200, response.text
-                with lock:
-                    times.append(elapsed)
-                    rows.append(len(response.json()["results"]))
+                return len(response.json()["results"])
 
-    threads = [threading.Thread(target=client_loop, args=(i,)) for i in range(CLIENTS)]
-    began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - began
-    return {
-        "requests": len(times),
-        "requests_s": len(times) / wall,
-        "rows_s": sum(rows) / wall,
-        "median_ms": statistics.median(times) * 1000,
-        "p95_ms": p95_ms(times),
-    }
+            yield request
+
+    return closed_loop(CLIENTS, seconds, api_client)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ req/s     8 clients asking for the same pages as fast as answers come, for --sec
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import threading
 import time
@@ -34,6 +35,7 @@ from common import (
     Server,
     api_server,
     bench_database,
+    closed_loop,
     demo_day_site,
     describe_setup,
     drop_scratch_site,
@@ -115,22 +117,17 @@ def run_on(conn, statement) -> None:
 
 def throughput(make: Callable[[], Callable[[], None]], seconds: float) -> float:
     """Requests per second of CLIENTS threads, each calling its own `make()` in a loop."""
-    deadline = time.monotonic() + seconds
-    done = [0] * CLIENTS
 
-    def loop(index: int) -> None:
+    def session(_: int) -> contextlib.nullcontext[Callable[[], int]]:
         action = make()
-        while time.monotonic() < deadline:
-            action()
-            done[index] += 1
 
-    threads = [threading.Thread(target=loop, args=(i,)) for i in range(CLIENTS)]
-    began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sum(done) / (time.perf_counter() - began)
+        def request() -> int:
+            action()
+            return 0  # the rows are not counted here
+
+        return contextlib.nullcontext(request)
+
+    return closed_loop(CLIENTS, seconds, session)["requests_s"]
 
 
 def api_getter(server: Server, path: str, page: int) -> Callable[[], Callable[[], None]]:

@@ -19,26 +19,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import itertools
 import random
-import statistics
-import threading
 import time
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import httpx
 import psycopg
 from common import (
     api_server,
     bench_database,
+    closed_loop,
     describe_setup,
     drop_scratch_site,
-    p95_ms,
     scratch_site,
     write_results,
 )
-from operating_data_bench import CLIENTS, DAY, RACKS, SEOUL, concurrent_pages
+from operating_data_bench import CLIENTS, DAY, RACKS, concurrent_pages, random_page
 
 from api.db import connect
 from api.demo import generate
@@ -67,41 +64,20 @@ def wait_for_replay(primary: str, replicas: list[str], timeout_s: float = 600) -
 def raw_pages(urls: list[str], site_id: int, seconds: float) -> dict:
     """CLIENTS threads running the page's SELECT (random rack and time), each on its own
     connection, the clients spread round robin over `urls`."""
-    deadline = time.monotonic() + seconds
-    times: list[float] = []
-    rows: list[int] = []
-    lock = threading.Lock()
-    start = datetime.combine(DAY, datetime.min.time(), tzinfo=SEOUL)
 
-    def client_loop(seed: int, url: str) -> None:
+    @contextlib.contextmanager
+    def connection(seed: int) -> Iterator[Callable[[], int]]:
         chance = random.Random(seed)
-        with psycopg.connect(url, autocommit=True) as conn:
-            while time.monotonic() < deadline:
-                bank = chance.choice((1, 2))
-                rack = chance.randint(1, RACKS[bank - 1])
-                moment = start + timedelta(seconds=chance.randrange(0, 86400 - 3600))
-                began = time.perf_counter()
-                found = conn.execute(PAGE_SQL, (site_id, bank, rack, moment)).fetchall()
-                elapsed = time.perf_counter() - began
-                with lock:
-                    times.append(elapsed)
-                    rows.append(min(len(found), 1000))
+        with psycopg.connect(urls[seed % len(urls)], autocommit=True) as conn:
 
-    spread = itertools.cycle(urls)
-    threads = [threading.Thread(target=client_loop, args=(i, next(spread))) for i in range(CLIENTS)]
-    began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - began
-    return {
-        "requests": len(times),
-        "requests_s": len(times) / wall,
-        "rows_s": sum(rows) / wall,
-        "median_ms": statistics.median(times) * 1000,
-        "p95_ms": p95_ms(times),
-    }
+            def request() -> int:
+                bank, rack, moment = random_page(chance)
+                found = conn.execute(PAGE_SQL, (site_id, bank, rack, moment)).fetchall()
+                return min(len(found), 1000)
+
+            yield request
+
+    return closed_loop(CLIENTS, seconds, connection)
 
 
 def api_pages(primary: str, replicas: list[str], site_id: int, seconds: float) -> dict:
