@@ -249,8 +249,8 @@ def test_training_features_are_the_served_ones(site, conn):
 
 def test_day_ahead_lightgbm_is_the_stored_booster(api, site, pool):
     """The 24-hour LightGBM values are the stored booster's on the documented features (the
-    value at t, the seasonal value and its difference to it, the horizon, the target's local
-    hour), with the interval of the chosen model around the chosen values."""
+    value at t, the seasonal value, the horizon, the target's local hour), with the interval
+    of the chosen model around the chosen values."""
     with pool.connection() as conn:  # returned before the API asks the engine's one session
         text = conn.execute(
             "SELECT m.lightgbm_model FROM ess.forecast_model_current AS c "
@@ -266,12 +266,10 @@ def test_day_ahead_lightgbm_is_the_stored_booster(api, site, pool):
     assert items
     for item in items:
         values = item["values"]
-        seasonal = np.array(values["seasonal_naive"], dtype=float)
         features = [
             [
                 values["persistence"][h],
-                seasonal[h],
-                seasonal[h] - values["persistence"][h],
+                np.nan if values["seasonal_naive"][h] is None else values["seasonal_naive"][h],
                 h + 1,
                 datetime.fromisoformat(values["time"][h]).hour,
             ]

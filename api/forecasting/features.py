@@ -186,19 +186,13 @@ def frame_mean_and_deviation(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 def day_ahead_features(rows: list[DayAheadRow], tz: ZoneInfo) -> np.ndarray:
     """DAY_AHEAD_FEATURES of every row's horizons (row by row, horizon 1 first), for training
     and for the API alike."""
-    horizons = [
-        (row.observed, seasonal, h, target.astimezone(tz).hour)
-        for row in rows
-        for h, (target, seasonal) in enumerate(
-            zip(row.target_times, row.seasonal_naive, strict=True), start=1
-        )
-    ]
-    observed, seasonal, horizon, hour = np.array(horizons, dtype=float).reshape(-1, 4).T
-    columns = {
-        "observed": observed,
-        "seasonal_naive": seasonal,
-        "seasonal_naive - observed": seasonal - observed,
-        "horizon_hours": horizon,
-        "target_hour_of_day": hour,
-    }
-    return np.column_stack([columns[name] for name in DAY_AHEAD_FEATURES])
+    return np.array(
+        [
+            [row.observed, seasonal, h, target.astimezone(tz).hour]
+            for row in rows
+            for h, (target, seasonal) in enumerate(
+                zip(row.target_times, row.seasonal_naive, strict=True), start=1
+            )
+        ],
+        dtype=float,
+    ).reshape(-1, len(DAY_AHEAD_FEATURES))
