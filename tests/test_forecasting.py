@@ -21,8 +21,16 @@ from api.forecasting import command, models
 from api.forecasting.execute import SOS_CLASSES_SQL, SoSClassBounds
 from api.forecasting.features import read_minute_grid, ten_minute_frame
 from api.forecasting.frames import read_rows
-from api.forecasting.targets import FEATURES, MINUTE, TARGETS, TEN_MINUTE_TARGETS
-from api.forecasting.train import ForecastError, train_site
+from api.forecasting.targets import FEATURES, HOUR, MINUTE, TARGETS, TEN_MINUTE_TARGETS
+from api.forecasting.train import (
+    TEST_DAYS,
+    ForecastError,
+    day_ahead_samples,
+    rolling_origin,
+    ten_minute_samples,
+    train_site,
+    training_window,
+)
 from tests.helpers import assert_problem, bearer, create_scratch_site, settings_for_tests
 
 FIRST_DAY = date(2023, 4, 5)
@@ -226,7 +234,13 @@ def test_training_features_are_the_served_ones(site, conn):
             frame.observed_at_target, np.array([r.observed_at_target for r in rows], dtype=float)
         )
         np.testing.assert_array_equal(
-            frame.target_day, [r.target_time.astimezone(SEOUL).toordinal() for r in rows]
+            frame.day,
+            [
+                (r.target_time - MINUTE).astimezone(SEOUL).toordinal()
+                if r.target_time <= end
+                else np.nan
+                for r in rows
+            ],
         )
         np.testing.assert_allclose(
             frame.linear_inputs, [r.linear_inputs for r in rows], rtol=0, atol=1e-15
@@ -235,8 +249,8 @@ def test_training_features_are_the_served_ones(site, conn):
 
 def test_day_ahead_lightgbm_is_the_stored_booster(api, site, pool):
     """The 24-hour LightGBM values are the stored booster's on the documented features (the
-    value at t, the seasonal value and its difference to it, the horizon, the target's local
-    hour), with the interval of the chosen model around the chosen values."""
+    value at t, the seasonal value, the horizon, the target's local hour), with the interval
+    of the chosen model around the chosen values."""
     with pool.connection() as conn:  # returned before the API asks the engine's one session
         text = conn.execute(
             "SELECT m.lightgbm_model FROM ess.forecast_model_current AS c "
@@ -252,12 +266,10 @@ def test_day_ahead_lightgbm_is_the_stored_booster(api, site, pool):
     assert items
     for item in items:
         values = item["values"]
-        seasonal = np.array(values["seasonal_naive"], dtype=float)
         features = [
             [
                 values["persistence"][h],
-                seasonal[h],
-                seasonal[h] - values["persistence"][h],
+                np.nan if values["seasonal_naive"][h] is None else values["seasonal_naive"][h],
                 h + 1,
                 datetime.fromisoformat(values["time"][h]).hour,
             ]
@@ -385,6 +397,68 @@ def test_training_while_the_api_serves(api, pool, site):
     assert not failures
     last = api.get(url(TARGETS[0].path, site), params=AFTERNOON).json()
     assert int(last[0]["version"][1:]) == max(int(v[1:]) for v in versions | {"v2"})
+
+
+def test_backtest_days_hold_every_target_of_their_day(site, conn):
+    """Each held-out day scores every stored target minute of that local day (the issue times
+    from 23:51 the day before to 23:50), and the stored interval is calibrated on every residual
+    of the last day; targets past the window (here: the midnight after it) belong to no day."""
+    catalog_site = load_catalog(conn).require_site(site)
+    start, end = training_window(conn, catalog_site, None, DAYS)
+    grid = read_minute_grid(conn, site, start, end, SEOUL)
+    held_out = [LAST_DAY - timedelta(days=k) for k in range(TEST_DAYS - 1, -1, -1)]
+
+    def targets_of(day: date, target: str) -> list:
+        midnight = datetime(day.year, day.month, day.day, tzinfo=SEOUL)
+        next_midnight = midnight + timedelta(days=1)
+        return [
+            r
+            for r in read_rows(
+                conn,
+                False,
+                site,
+                None,
+                None,
+                target,
+                midnight - TEN_MINUTES + MINUTE,
+                next_midnight - TEN_MINUTES + MINUTE,
+                MINUTE,
+            )
+            if r.observed_at_target is not None
+        ]
+
+    for target in TEN_MINUTE_TARGETS:
+        samples = ten_minute_samples(ten_minute_frame(grid, target.name, start, end))
+        folds, final = rolling_origin(samples)
+        for day, fold in zip(held_out, folds, strict=True):
+            rows = targets_of(day, target.name)
+            scored = [r for r in rows if r.seasonal_naive is not None]
+            assert int(fold.test.sum()) == len(scored) > 0.9 * 2 * 1440, (target.name, day)
+            assert int(fold.calibration.sum()) == len(
+                targets_of(day - timedelta(days=1), target.name)
+            )
+        assert (
+            int(final.calibration.sum()) == len(targets_of(LAST_DAY, target.name)) > 0.9 * 2 * 1440
+        )
+    rows = read_rows(conn, True, site, None, None, "max_cell_voltage_day_ahead", start, end, HOUR)
+
+    def hours_of(day: date, scored: bool) -> int:
+        """(issue time, horizon) pairs whose target hour starts on `day` and is stored."""
+        return sum(
+            (target - HOUR).astimezone(SEOUL).date() == day
+            and value is not None
+            and (seasonal is not None or not scored)
+            for r in rows
+            for target, value, seasonal in zip(
+                r.target_times, r.observed_at_target, r.seasonal_naive, strict=True
+            )
+        )
+
+    folds, final = rolling_origin(day_ahead_samples(rows, end, SEOUL))
+    for day, fold in zip(held_out, folds, strict=True):
+        # every hour of the day is the target of 24 issue times per rack
+        assert int(fold.test.sum()) == hours_of(day, True) > 0.9 * 2 * 24 * 24
+    assert int(final.calibration.sum()) == hours_of(LAST_DAY, False) > 0.9 * 2 * 24 * 24
 
 
 def test_cli_status_and_too_few_days(pool, site):

@@ -63,7 +63,7 @@ class MinuteGrid:
 class TenMinuteFrame:
     """One sample per rack and issue time t in the window where the value at t is stored."""
 
-    target_day: np.ndarray  # date ordinal of the target time's local day
+    day: np.ndarray  # local day of the target's minute (the backtest's day), NaN past `end`
     observed: np.ndarray
     seasonal_naive: np.ndarray
     observed_at_target: np.ndarray
@@ -150,11 +150,13 @@ def ten_minute_frame(
             grid.cos_of_day[t],
         ]
     )
+    target = t + AHEAD
     return TenMinuteFrame(
-        target_day=grid.local_day[t + AHEAD],
+        # the value at `target` is the minute that starts at column target - 1
+        day=np.where(target <= last_issue, grid.local_day[target - 1], np.nan),
         observed=observed,
         seasonal_naive=seasonal,
-        observed_at_target=y[rack, t + AHEAD],
+        observed_at_target=y[rack, target],
         features=np.column_stack([columns[name] for name in FEATURES]),
         linear_inputs=linear_inputs,
     )
@@ -184,19 +186,13 @@ def frame_mean_and_deviation(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 def day_ahead_features(rows: list[DayAheadRow], tz: ZoneInfo) -> np.ndarray:
     """DAY_AHEAD_FEATURES of every row's horizons (row by row, horizon 1 first), for training
     and for the API alike."""
-    horizons = [
-        (row.observed, seasonal, h, target.astimezone(tz).hour)
-        for row in rows
-        for h, (target, seasonal) in enumerate(
-            zip(row.target_times, row.seasonal_naive, strict=True), start=1
-        )
-    ]
-    observed, seasonal, horizon, hour = np.array(horizons, dtype=float).reshape(-1, 4).T
-    columns = {
-        "observed": observed,
-        "seasonal_naive": seasonal,
-        "seasonal_naive - observed": seasonal - observed,
-        "horizon_hours": horizon,
-        "target_hour_of_day": hour,
-    }
-    return np.column_stack([columns[name] for name in DAY_AHEAD_FEATURES])
+    return np.array(
+        [
+            [row.observed, seasonal, h, target.astimezone(tz).hour]
+            for row in rows
+            for h, (target, seasonal) in enumerate(
+                zip(row.target_times, row.seasonal_naive, strict=True), start=1
+            )
+        ],
+        dtype=float,
+    ).reshape(-1, len(DAY_AHEAD_FEATURES))

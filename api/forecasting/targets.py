@@ -82,13 +82,6 @@ LINEAR_INPUTS = (
 )
 DAY_AHEAD_INPUTS = ("intercept", "observed", "seasonal_naive")
 # the 24-hour gradient-boosted model's inputs per issue time and horizon (all known at the issue
-# time): the value at t, the seasonal naive value of the target hour and its difference to the
-# value at t (trees learn a difference poorly from its two terms), the horizon in hours and the
-# local hour of day at which the target hour ends
-DAY_AHEAD_FEATURES = (
-    "observed",
-    "seasonal_naive",
-    "seasonal_naive - observed",
-    "horizon_hours",
-    "target_hour_of_day",
-)
+# time): the value at t, the seasonal naive value of the target hour, the horizon in hours and
+# the local hour of day at which the target hour ends
+DAY_AHEAD_FEATURES = ("observed", "seasonal_naive", "horizon_hours", "target_hour_of_day")

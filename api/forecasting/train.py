@@ -1,10 +1,12 @@
 """`ess forecast train`: per site and target, a rolling-origin backtest on days the models did not
 see, then the final models, stored as a new version (docs/forecasting.md).
 
-Backtest: the samples are split by the local day of their target time. For each of the last
-TEST_DAYS days d: fit on the days before d - 1, calibrate the intervals on day d - 1, evaluate
-on day d. The stored models are then fitted on every day but the last and calibrated on the last.
-Hyperparameters are fixed (models.py): nothing is tuned on the evaluation days."""
+Backtest: the samples are split by the local day of the period their target aggregates (the
+minute, or the hour, that ends at the target time); a target past the window's end belongs to no
+day. For each of the last TEST_DAYS days d: fit on the days before d - 1, calibrate the intervals
+on day d - 1, evaluate on day d. The stored models are then fitted on every day but the last and
+calibrated on the last. Hyperparameters are fixed (models.py): nothing is tuned on the evaluation
+days."""
 
 from __future__ import annotations
 
@@ -53,10 +55,11 @@ Learner = Callable[[np.ndarray], tuple[object, Callable[[np.ndarray], np.ndarray
 
 @dataclass
 class Samples:
-    """One sample per (rack, issue time[, horizon]): the target's day, its value once known,
+    """One sample per (rack, issue time[, horizon]): its day, the target's value once known,
     the baselines' predictions and the learners."""
 
-    day: np.ndarray  # date ordinal of the target time, local
+    # date ordinal of the local day of the period the target aggregates, NaN past the window
+    day: np.ndarray
     actual: np.ndarray
     baselines: dict[str, np.ndarray]
     learners: dict[str, Learner] = field(default_factory=dict)
@@ -83,8 +86,11 @@ def _array(values) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
-def _local_days(times: list[datetime], tz: ZoneInfo) -> np.ndarray:
-    return np.array([t.astimezone(tz).date().toordinal() for t in times], dtype=float)
+def _hour_days(ends: list[datetime], window_end: datetime, tz: ZoneInfo) -> np.ndarray:
+    """The local day of each hour that ends at `ends`; NaN for an hour past the window."""
+    return np.array(
+        [(e - HOUR).astimezone(tz).date().toordinal() if e <= window_end else np.nan for e in ends]
+    )
 
 
 def ten_minute_samples(frame: TenMinuteFrame) -> Samples:
@@ -96,7 +102,7 @@ def ten_minute_samples(frame: TenMinuteFrame) -> Samples:
         return weights.tolist(), lambda m: observed[m] + inputs[m] @ weights
 
     return Samples(
-        day=frame.target_day,
+        day=frame.day,
         actual=frame.observed_at_target,
         baselines={"persistence": observed, "seasonal_naive": frame.seasonal_naive},
         learners={
@@ -119,7 +125,7 @@ def lightgbm_learner(
     return fit
 
 
-def day_ahead_samples(rows: list[DayAheadRow], tz: ZoneInfo) -> Samples:
+def day_ahead_samples(rows: list[DayAheadRow], window_end: datetime, tz: ZoneInfo) -> Samples:
     """One sample per issue time and horizon; the linear model has weights per horizon."""
     horizons = 24
     observed = np.repeat(_array(r.observed for r in rows), horizons)
@@ -142,7 +148,7 @@ def day_ahead_samples(rows: list[DayAheadRow], tz: ZoneInfo) -> Samples:
 
     times = [t for r in rows for t in r.target_times]
     return Samples(
-        day=_local_days(times, tz),
+        day=_hour_days(times, window_end, tz),
         actual=actual,
         baselines={"persistence": observed, "seasonal_naive": seasonal},
         learners={
@@ -165,34 +171,53 @@ def _predictions(samples: Samples, fit: np.ndarray, *masks: np.ndarray):
     return stored, predictions
 
 
-def backtest(samples: Samples):
-    """Metrics per model over the test days, then the final models and their half-widths."""
+@dataclass(frozen=True)
+class Split:
+    """Masks of the samples: fitted on, calibrated on, scored on (None: the stored models)."""
+
+    fit: np.ndarray
+    calibration: np.ndarray
+    test: np.ndarray | None = None
+
+
+def rolling_origin(samples: Samples) -> tuple[list[Split], Split]:
+    """The backtest's splits, one per test day, and the stored models' split."""
     known = ~np.isnan(samples.actual) & ~np.isnan(samples.baselines["persistence"])
+    known &= ~np.isnan(samples.day)
     days = np.unique(samples.day[known])
     if len(days) < MIN_DAYS:
         raise ForecastError(f"{len(days)} day(s) with data; the backtest needs at least {MIN_DAYS}")
+    # every model is scored on the same samples: those with a seasonal-naive value too
+    scored = known & ~np.isnan(samples.baselines["seasonal_naive"])
+    folds = [
+        Split(
+            fit=known & (samples.day < day - 1),
+            calibration=known & (samples.day == day - 1),
+            test=scored & (samples.day == day),
+        )
+        for day in days[-TEST_DAYS:]
+    ]
+    last = days[-1]
+    return folds, Split(fit=known & (samples.day < last), calibration=known & (samples.day == last))
+
+
+def backtest(samples: Samples):
+    """Metrics per model over the test days, then the final models and their half-widths."""
+    folds, final = rolling_origin(samples)
     names = [*samples.baselines, *samples.learners]
     errors: dict[str, list] = {n: [] for n in names}
     covered: dict[str, list] = {n: [] for n in names}
-    for day in days[-TEST_DAYS:]:
-        fit = known & (samples.day < day - 1)
-        calibration = known & (samples.day == day - 1)
-        # every model is scored on the same samples: those with a seasonal-naive value too
-        test = known & (samples.day == day) & ~np.isnan(samples.baselines["seasonal_naive"])
-        _, (on_calibration, on_test) = _predictions(samples, fit, calibration, test)
+    for fold in folds:
+        _, (on_calibration, on_test) = _predictions(samples, fold.fit, fold.calibration, fold.test)
         for n in names:
-            q = models.conformal_halfwidth(samples.actual[calibration] - on_calibration[n])
-            error = samples.actual[test] - on_test[n]
+            q = models.conformal_halfwidth(samples.actual[fold.calibration] - on_calibration[n])
+            error = samples.actual[fold.test] - on_test[n]
             errors[n].append(error)
             covered[n].append(np.abs(error) <= (np.nan if q is None else q))
     metrics = _metrics(errors, covered)
-    last = days[-1]
-    stored, (on_last,) = _predictions(
-        samples, known & (samples.day < last), known & (samples.day == last)
-    )
+    stored, (on_last,) = _predictions(samples, final.fit, final.calibration)
     halfwidths = {
-        n: models.conformal_halfwidth(samples.actual[known & (samples.day == last)] - on_last[n])
-        for n in names
+        n: models.conformal_halfwidth(samples.actual[final.calibration] - on_last[n]) for n in names
     }
     return metrics, stored, halfwidths
 
@@ -304,7 +329,7 @@ def train_site(
         began = time.perf_counter()
         if target.day_ahead:
             rows = read_rows(conn, True, site.site_id, None, None, target.name, *window, HOUR)
-            samples = day_ahead_samples(rows, tz)  # type: ignore[arg-type]
+            samples = day_ahead_samples(rows, window[1], tz)  # type: ignore[arg-type]
         else:
             grid = grid or read_minute_grid(conn, site.site_id, *window, tz)
             samples = ten_minute_samples(ten_minute_frame(grid, target.name, *window))
