@@ -1,13 +1,15 @@
 """The fast path of checking a CSV file: pyarrow's CSV reader splits the file in C++, each column
 arrives dictionary-encoded, and only its distinct texts go through the column's converter (the
 same per-cell function the careful path uses, so each value is converted exactly as it would be
-there). Sensor values are quantised and repeat: a batch of 17,000 rows holds a few hundred
+there). Sensor values are quantised and repeat: a batch of thousands of rows holds a few hundred
 distinct texts per column.
 
 The fast path words no errors. Anything it does not take as the common case (a value the
 converter refuses, a row with the wrong number of fields, text that is not UTF-8, a header that
 is not on the first line, a file pyarrow cannot split) raises Declined, and the loader checks the
-file again on the careful path, which finds the line and words the reason."""
+file again on the careful path, which finds the line and words the reason. One known difference
+of the two readers: text after a quoted field's closing quote (`"5"0`) is refused by the `csv`
+module (strict) and read as `50` by pyarrow."""
 
 from __future__ import annotations
 
