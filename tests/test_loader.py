@@ -754,7 +754,7 @@ def test_fast_path_converts_valid_files_exactly_as_the_careful_path(
     """BOM, CRLF, a quoted record over two lines, a blank line, an ignored pandas index, null
     tokens, naive and UTC times, '1.0' in an integer column, Python-dict and JSON fault maps."""
     site = scratch_site()
-    path = tmp_path / ("rack.csv.gz" if gzipped else "rack.csv")
+    path = tmp_path / ("rack.CSV.GZ" if gzipped else "rack.csv")
     data = TRICKY_VALID.encode()
     path.write_bytes(gzip.compress(data) if gzipped else data)
     plan, loader = _plan_and_loader(conn, site, path, batch_rows=2)

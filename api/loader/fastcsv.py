@@ -41,7 +41,9 @@ def checked_batches(path: Path, plan: Plan, width: int, size: int) -> Iterator[l
     memos: list[dict[str, Any]] = [{} for _ in plan.columns]
     try:
         reader = pa_csv.open_csv(
-            pa.input_stream(path, compression="detect"),
+            pa.input_stream(
+                path, compression="gzip" if path.name.lower().endswith(".gz") else None
+            ),
             read_options=pa_csv.ReadOptions(
                 column_names=names, skip_rows=1, block_size=BLOCK_BYTES, use_threads=False
             ),
