@@ -22,9 +22,12 @@ import pytest
 from api.catalog.model import load_catalog
 from api.cli import main
 from api.loader.command import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, run
+from api.loader.fastcsv import Declined, checked_batches
 from api.loader.load import Loader, copy_from_stdin_supported
 from api.loader.pgbinary import ARRAY_TYPES, PackedArray, dictionary_encode, register
 from api.loader.pgcopy import SIGNATURE, TRAILER, encode_rows
+from api.loader.plan import plan_file
+from api.loader.sources import CsvSource
 
 FAULTS = {"module1": 0, "module2": 1}
 PY_FAULTS = "{'module1': 0, 'module2': 1}"
@@ -704,3 +707,176 @@ def test_binary_copy_rows_pack_fixed_columns_as_a_block_and_splice_the_others(co
         ("00:00:00.000002", 2, None, None, 0.25),
         ("00:00:00.000003", 3, -2.0, {"a": 1}, 1.0),
     ]
+
+
+# -- the fast path (api/loader/fastcsv.py) against the careful one ------------------------------
+
+
+def _plan_and_loader(conn, site: int, path: Path, batch_rows: int):
+    catalog = load_catalog(conn)
+    loader = Loader(
+        conn, catalog, catalog.require_site(site), "rack", batch_rows=batch_rows, progress=None
+    )
+    source = CsvSource(path)
+    try:
+        plan = plan_file(loader.site, "rack", loader.key_columns, source.headers, source.kinds)
+    finally:
+        source.close()
+    return plan, loader
+
+
+def _careful_columns(loader: Loader, plan, path: Path, batch_rows: int) -> list[list[list]]:
+    source = CsvSource(path)
+    try:
+        used = [c.source_index for c in plan.columns]
+        checked = [loader._check(plan, raw, "line") for raw in source.batches(batch_rows, used)]
+    finally:
+        source.close()
+    assert all(not errors for _, errors in checked)
+    return [columns for columns, _ in checked]
+
+
+TRICKY_VALID = (
+    "\ufeffTIMESTAMP,Unnamed: 0,BANK_ID,RACK_ID,RACK_SOC,RACK_STATUS_FOR_RUN,RACK_MODULE_FAULT\r\n"
+    "2022-05-10 00:00:00+09:00,0,1,1,50.5,1,\"{'module1': 0,\r\n 'module2': 1}\"\r\n"
+    '2022-05-10 00:00:00,1,1,2, 1e2 ,1.0,"{""module1"": 0}"\r\n'
+    "\r\n"
+    "2022-05-10T00:00:01+00:00,2,1,3,NaN,NULL,null\r\n"
+    "2022-05-10 00:00:01+09:00,3,2,1,,n/a,\r\n"
+    "2022-05-10 00:00:02+09:00,4,2,2,-0.25,None,\\N\r\n"
+)
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_fast_path_converts_valid_files_exactly_as_the_careful_path(
+    conn, scratch_site, tmp_path, monkeypatch, gzipped
+):
+    """BOM, CRLF, a quoted record over two lines, a blank line, an ignored pandas index, null
+    tokens, naive and UTC times, '1.0' in an integer column, Python-dict and JSON fault maps."""
+    site = scratch_site()
+    path = tmp_path / ("rack.CSV.GZ" if gzipped else "rack.csv")
+    data = TRICKY_VALID.encode()
+    path.write_bytes(gzip.compress(data) if gzipped else data)
+    plan, loader = _plan_and_loader(conn, site, path, batch_rows=2)
+    width = len(TRICKY_VALID.split("\r\n")[0].split(","))
+    fast = list(checked_batches(path, plan, width, 2))
+    assert fast == _careful_columns(loader, plan, path, 2)
+    assert [len(columns[0]) for columns in fast] == [2, 2, 1]
+
+    sent_fast: list[int] = []
+
+    def spy(*args):
+        for columns in checked_batches(*args):
+            sent_fast.append(len(columns[0]))
+            yield columns
+
+    monkeypatch.setattr("api.loader.load.checked_batches", spy)
+    code, out, _ = load(conn, site, [path])
+    assert code == EXIT_OK and "5 rows: 5 inserted, 0 skipped" in out
+    assert sent_fast == [5]  # the loader took the fast path
+    assert stored(conn, site, columns="bank_id, rack_id, rack_soc, rack_module_fault") == [
+        (1, 1, 50.5, FAULTS),
+        (1, 2, 100.0, {"module1": 0}),
+        (1, 3, None, None),
+        (2, 1, None, None),
+        (2, 2, -0.25, None),
+    ]
+
+
+BAD_CELLS = {
+    "a bad number": (3, "abc"),
+    "an infinity": (3, "-inf"),
+    "an integer out of range": (4, "99999"),
+    "a fraction in an integer column": (4, "1.5"),
+    "an empty key": (1, ""),
+    "a bad time": (0, "2022-05-10 25:00:00+09:00"),
+    "an empty time": (0, " "),
+    "a bad fault map": (5, "{'a': "),
+    "a bank the site does not have": (1, "7"),
+    "a rack the site does not have": (2, "9"),
+}
+
+
+def _refusal(result: tuple[int, str, str]) -> tuple[int, str, str]:
+    """Exit code, messages and the file's line of a refused load (the total has a rate)."""
+    code, out, err = result
+    assert code == EXIT_REJECTED, out
+    return code, err, out.splitlines()[0]
+
+
+def _fast_path_disabled(monkeypatch) -> None:
+    def declined(*args):
+        raise Declined("disabled by the test")
+        yield  # a generator, as checked_batches
+
+    monkeypatch.setattr("api.loader.load.checked_batches", declined)
+
+
+@pytest.mark.parametrize("bad", BAD_CELLS, ids=list(BAD_CELLS))
+def test_each_kind_of_bad_value_gives_the_careful_paths_report(
+    conn, scratch_site, tmp_path, monkeypatch, bad
+):
+    """The bad value sits in the third batch, after two were sent on the fast path: the file is
+    refused with the careful path's message and line, nothing is stored."""
+    site = scratch_site()
+    rows = rack_rows(3)
+    column, cell = BAD_CELLS[bad]
+    rows[12][column] = cell  # line 14
+    path = write_csv(tmp_path / "rack.csv", RACK_HEADER, rows)
+    fast = _refusal(load(conn, site, [path], batch_rows=5))
+    assert "\n  line 14: " in fast[1]
+    assert count(conn, site) == 0
+    _fast_path_disabled(monkeypatch)
+    assert _refusal(load(conn, site, [path], batch_rows=5)) == fast
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        ["2022-05-10 00:00:02+09:00", 1, 1, 1, 1],  # a field missing
+        ["2022-05-10 00:00:02+09:00", 1, 1, 1, 1, "{}", "extra"],
+    ],
+    ids=["fewer fields", "more fields"],
+)
+def test_rows_of_the_wrong_width_give_the_careful_paths_report(
+    conn, scratch_site, tmp_path, monkeypatch, row
+):
+    site = scratch_site()
+    path = write_csv(tmp_path / "rack.csv", RACK_HEADER, [*rack_rows(2), row])
+    fast = _refusal(load(conn, site, [path]))
+    assert "\n  line 12: has " in fast[1]
+    _fast_path_disabled(monkeypatch)
+    assert _refusal(load(conn, site, [path])) == fast
+
+
+def test_text_that_is_not_utf8_gives_the_careful_paths_report(
+    conn, scratch_site, tmp_path, monkeypatch
+):
+    site = scratch_site()
+    path = write_csv(tmp_path / "rack.csv", RACK_HEADER, rack_rows(2))
+    path.write_bytes(path.read_bytes().replace(b"{'module1'", b"{'m\xe9dule1'", 1))
+    fast = _refusal(load(conn, site, [path]))
+    assert "is not UTF-8 text" in fast[1]
+    _fast_path_disabled(monkeypatch)
+    assert _refusal(load(conn, site, [path])) == fast
+
+
+def test_a_declined_fast_path_discards_the_batches_it_sent(
+    conn, scratch_site, tmp_path, monkeypatch
+):
+    """If the fast path gives way after sending batches, the careful path starts over: what the
+    fast path sent (here a corrupted batch) is not stored, on either store path."""
+    site = scratch_site()
+    path = write_csv(tmp_path / "rack.csv", RACK_HEADER, rack_rows(3))
+
+    def corrupted_then_declined(path, plan, width, size):
+        columns = next(checked_batches(path, plan, width, size))
+        soc = plan.index_of("rack_soc")
+        columns[soc] = [value + 1000 for value in columns[soc]]
+        yield columns
+        raise Declined("late")
+
+    monkeypatch.setattr("api.loader.load.checked_batches", corrupted_then_declined)
+    code, out, _ = load(conn, site, [path], batch_rows=4)
+    assert code == EXIT_OK and "15 rows: 15 inserted, 0 skipped" in out
+    assert max(soc for *_, soc in stored(conn, site)) == 52.0

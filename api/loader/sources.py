@@ -61,6 +61,7 @@ class CsvSource:
         self._reader = csv.reader(self._file, strict=True)
         try:
             self.headers = self._next_row() or []
+            self.header_line = self._reader.line_num  # the last line of the header
         except UnicodeDecodeError:
             self.close()
             raise FileRejected("the file is not UTF-8 text (is it a CSV file?)") from None
