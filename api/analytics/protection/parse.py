@@ -135,6 +135,9 @@ def parse_message(value: str | None) -> str | None:
         return None
     if not value.strip() or len(value) > MAX_MESSAGE:
         raise bad_parameter("message", f"give 1 to {MAX_MESSAGE} characters to look for")
+    # PostgreSQL text holds no NUL; U+FFFD is what invalid UTF-8 in the query decodes to
+    if "\x00" in value or "\ufffd" in value:
+        raise bad_parameter("message", "give text without NUL characters, in UTF-8")
     return value
 
 
