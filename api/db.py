@@ -4,6 +4,7 @@ one connection."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, tzinfo
@@ -14,7 +15,7 @@ import msgspec
 import psycopg
 from psycopg import sql
 from psycopg.rows import RowFactory, RowMaker
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 from psycopg_pool.base import AttemptWithBackoff
 
 from api.engine import is_embedded
@@ -80,9 +81,19 @@ class ResilientPool(ConnectionPool):
         return conn
 
     def getconn(self, timeout: float | None = None) -> psycopg.Connection:
-        if self.unreachable:
-            timeout = min(self.timeout if timeout is None else timeout, UNREACHABLE_WAIT_S)
-        return super().getconn(timeout)
+        # wait in short slices, so that a request already queued when the database goes away
+        # (behind the embedded engine's one connection, say) also gives up UNREACHABLE_WAIT_S
+        # after that is known, not at the end of the whole pool timeout
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            if self.unreachable:
+                deadline = min(deadline, time.monotonic() + UNREACHABLE_WAIT_S)
+            wait = min(UNREACHABLE_WAIT_S, deadline - time.monotonic())
+            try:
+                return super().getconn(max(wait, 0.01))
+            except PoolTimeout:
+                if time.monotonic() >= deadline:
+                    raise
 
 
 def open_pool(url: str, max_size: int = 8, statement_timeout_ms: int = 30000) -> ConnectionPool:

@@ -167,7 +167,8 @@ def test_injection_never_slows_a_request(api, canary):
 
 
 def _token(claims: dict, key: str = TEST_JWT_SECRET, algorithm: str = "HS256") -> dict:
-    base = {"scope": SCOPE_RAW, "exp": int(time.time()) + 600}
+    # made when the module is collected: valid for longer than a whole suite runs
+    base = {"scope": SCOPE_RAW, "exp": int(time.time()) + 6 * 3600}
     return {"Authorization": f"Bearer {jwt.encode(base | claims, key, algorithm=algorithm)}"}
 
 

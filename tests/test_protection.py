@@ -514,6 +514,8 @@ def test_a_threshold_change_forgets_the_stored_events(conn, scratch_site):
     store(conn, "rack", rack_rows(site, 1, 1, T0, 60, rack_max_cell_temperature=45.0))
     conn.execute("SELECT ess.refresh_protection_events(%s)", (site,))
     assert watermark(conn, site) is not None
+    # the SoS release value must stay below the new warning level (migration 0011)
+    conn.execute("SELECT ess.set_sos_parameter(%s, 'over_temperature', 35, 40)", (site,))
     conn.execute(
         "INSERT INTO ess.protection_threshold "
         "(site_id, code, quantity, direction, warning_level, fault_level, unit) "
