@@ -47,12 +47,16 @@ class Server(NamedTuple):
 
 @contextlib.contextmanager
 def servers(*envs: dict[str, str], workers: int = 1) -> Iterator[list[Server]]:
-    """`ess serve` processes with these environments, started side by side."""
+    """`ess serve` processes with these environments, running side by side. Each starts once the
+    previous one answers: on the embedded engine (one session for every connection) two startups
+    at once can interleave their statements and stall both."""
     ports = [free_port() for _ in envs]
     argv = ["serve", "--workers", str(workers), "--port"]
-    processes = [ess([*argv, str(port)], env) for port, env in zip(ports, envs, strict=True)]
+    processes = []
     try:
-        for port, process in zip(ports, processes, strict=True):
+        for port, env in zip(ports, envs, strict=True):
+            process = ess([*argv, str(port)], env)
+            processes.append(process)
             deadline = time.monotonic() + 120
             while True:
                 assert process.poll() is None, process.communicate()
