@@ -8,7 +8,13 @@ fails to give a connection is marked down at once and the next one is asked. Mig
 and refreshes never come here: they connect to DATABASE_URL.
 
 ReadPools stands where a ConnectionPool stood (`connection()`), so the execute steps of the
-routes stay as they are: only the SQL step holds a connection, now of the chosen database."""
+routes stay as they are: only the SQL step holds a connection, now of the chosen database.
+
+An answer of several statements (a download's slices, a no_page list, a page with its count or
+its seek, an analysis that reads its bucket window first) reads them all from one database:
+`pinned()` chooses at the first statement and keeps that choice, since replicas replay at
+different positions and one file must not mix them. If that database fails later, the answer
+fails as it would on the primary; it does not move to another."""
 
 from __future__ import annotations
 
@@ -120,19 +126,38 @@ class ReadPools:
         start = next(self._turn) % len(ready)
         return ready[start:] + ready[:start]
 
+    def pinned(self) -> PinnedReads:
+        """A pool stand-in for one answer: every statement from the database of its first."""
+        return PinnedReads(self)
+
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
         """A connection of a replica that serves reads, else of the primary."""
+        with self.pinned().connection() as conn:
+            yield conn
+
+    @contextmanager
+    def _first_connection(self) -> Iterator[tuple[Replica | None, psycopg.Connection]]:
+        """The next serving replica that lends a connection (None: the primary) and it."""
         with ExitStack() as stack:
             for replica in self.serving():
                 try:
-                    conn = stack.enter_context(replica.pool.connection(timeout=CONNECT_TIMEOUT_S))
-                except (PoolTimeout, psycopg.OperationalError) as exc:
-                    replica.state = judge(replica.name, None, self.max_lag_s, _problem(exc))
+                    conn = stack.enter_context(self._replica_connection(replica))
+                except (PoolTimeout, psycopg.OperationalError):
                     continue
-                break
-            else:
-                conn = stack.enter_context(self.primary.connection())
+                yield replica, conn
+                return
+            yield None, stack.enter_context(self.primary.connection())
+
+    @contextmanager
+    def _replica_connection(self, replica: Replica) -> Iterator[psycopg.Connection]:
+        """A connection of that replica; one it cannot lend marks it down at once."""
+        with ExitStack() as stack:
+            try:
+                conn = stack.enter_context(replica.pool.connection(timeout=CONNECT_TIMEOUT_S))
+            except (PoolTimeout, psycopg.OperationalError) as exc:
+                replica.state = judge(replica.name, None, self.max_lag_s, _problem(exc))
+                raise
             yield conn
 
     # -- checks ----------------------------------------------------------------------------------
@@ -163,6 +188,35 @@ class ReadPools:
             self._checker.join(timeout=CONNECT_TIMEOUT_S * (len(self.replicas) + 1))
         for replica in self.replicas:
             replica.pool.close()
+
+
+class PinnedReads:
+    """The reads of one answer (ReadPools.pinned): all from the database chosen at the first."""
+
+    def __init__(self, pools: ReadPools) -> None:
+        self.pools = pools
+        self.chosen = False
+        self.replica: Replica | None = None  # None: the primary
+
+    @property
+    def database(self) -> str | None:
+        """The chosen database's name, None before the first statement."""
+        if not self.chosen:
+            return None
+        return "primary" if self.replica is None else self.replica.name
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        if not self.chosen:
+            with self.pools._first_connection() as (replica, conn):
+                self.replica, self.chosen = replica, True
+                yield conn
+        elif self.replica is None:
+            with self.pools.primary.connection() as conn:
+                yield conn
+        else:
+            with self.pools._replica_connection(self.replica) as conn:
+                yield conn
 
 
 def check_replica(name: str, url: str, max_lag_s: float) -> DatabaseState:

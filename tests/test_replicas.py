@@ -22,25 +22,32 @@ from litestar.testing import TestClient
 
 from api.app import create_app
 from api.config import ConfigurationError, read_database_urls
+from api.deid import apply_views
 from api.health import health_of
+from api.operating_data.settings import OperatingDataSettings
 from api.replicas import DatabaseState, ReadPools, Replica, judge
-from tests.helpers import settings_for_tests
+from tests.helpers import TEST_DEID_KEY, bearer, settings_for_tests
+from tests.operating_data_site import RACK_ROWS, create_site
 
 NOBODY = "postgresql://postgres@127.0.0.1:1/ess?connect_timeout=2"  # no server on port 1
 REAL_REPLICAS = os.environ.get("ESS_TEST_READ_DATABASE_URL", "").split()
 
 
 class CountingPool:
-    """A replica's pool stand-in: lends the test pool's connection and counts."""
+    """A replica's pool stand-in: lends the test pool's connection, counts, and writes its
+    name in `served` (shared by the stand-ins: which database served each statement)."""
 
-    def __init__(self, pool) -> None:
+    def __init__(self, pool, name: str = "", served: list[str] | None = None) -> None:
         self.pool = pool
+        self.name = name
+        self.served = served if served is not None else []
         self.lent = 0
 
     @contextmanager
     def connection(self, timeout: float | None = None):
         with self.pool.connection(timeout=timeout) as conn:
             self.lent += 1
+            self.served.append(self.name)
             yield conn
 
     def close(self) -> None:
@@ -116,6 +123,107 @@ def test_a_down_replica_is_found_down_and_one_failing_to_connect_is_marked_down(
         assert pools.replicas[0].state.state == "down"
     finally:
         pools.close()
+
+
+def stand_in_replicas(pools: ReadPools, pool, count: int) -> list[str]:
+    """`count` serving replica stand-ins on the test pool; the list they write their names in."""
+    served: list[str] = []
+    pools.replicas = [
+        Replica(f"replica {n}", "", CountingPool(pool, f"replica {n}", served))
+        for n in range(1, count + 1)
+    ]
+    for replica in pools.replicas:
+        replica.state = judge(replica.name, 0.0, 30.0)
+    return served
+
+
+def test_a_pinned_answer_reads_every_statement_from_its_first_database(pool):
+    pools = ReadPools(pool)
+    try:
+        served = stand_in_replicas(pools, pool, 2)
+        chosen = []
+        for _ in range(4):
+            reads = pools.pinned()
+            assert reads.database is None  # chosen at the first statement, not before
+            for _ in range(3):
+                with reads.connection() as conn:
+                    assert conn.execute("SELECT 1").fetchone() == (1,)
+            chosen.append(reads.database)
+            assert served[-3:] == [reads.database] * 3
+        assert chosen == ["replica 1", "replica 2", "replica 1", "replica 2"]
+        reads = pools.pinned()
+        with reads.connection():
+            pass
+        reads.replica.state = judge(reads.database, 31.0, 30.0)  # lagging since: kept
+        with reads.connection():
+            pass
+        assert served[-2:] == [reads.database, reads.database] == ["replica 1", "replica 1"]
+    finally:
+        pools.close()
+
+
+def test_a_pinned_replica_that_fails_fails_the_answer_and_is_marked_down(pool):
+    pools = ReadPools(pool, [NOBODY], check_interval_s=60)
+    try:
+        (replica,) = pools.replicas
+        real = replica.pool
+        served = stand_in_replicas(pools, pool, 1)
+        reads = pools.pinned()
+        with reads.connection():
+            pass
+        assert reads.database == "replica 1" and served == ["replica 1"]
+        pools.replicas[0].pool = real  # the replica goes away mid-answer
+        with pytest.raises(psycopg.OperationalError), reads.connection():
+            pass  # no other database takes over: rows of another replay position would mix
+        assert pools.replicas[0].state.state == "down"
+        with pools.connection() as conn:  # the next answer reads from the primary
+            assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)
+    finally:
+        pools.close()
+
+
+@pytest.fixture(scope="module")
+def site(pool) -> int:
+    with pool.connection() as conn:
+        site_id = create_site(conn, first_id=790)
+        apply_views(conn, TEST_DEID_KEY)  # its de-identified views
+        return site_id
+
+
+DAY = {"start-time": "2022-05-10T00:00:00", "end-time": "2022-05-11T00:00:00"}
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["download", "no_page", "de-identified download"],
+)
+def test_each_download_reads_all_its_slices_from_one_database_and_the_next_rotates(
+    pool, site, kind
+):
+    paths = {
+        "download": (f"/api/ess/download/operating-sites/{site}/rack/", {}),
+        "no_page": (f"/api/ess/operating-sites/{site}/banks/1/racks/", {"no_page": ""}),
+        "de-identified download": (f"/api/ess/download/di/operating-sites/{site}/rack/", {}),
+    }
+    path, params = paths[kind]
+    with TestClient(app=create_app(pool=pool, settings=settings_for_tests())) as client:
+        client.headers.update(bearer())
+        client.headers["Accept"] = "text/csv"
+        slice_rows = 10  # 30 slices of the minute of 5 racks, 18 of bank 1 (3 racks)
+        client.app.state.operating_data = replace(
+            OperatingDataSettings.from_env(), download_slice_rows=slice_rows
+        )
+        served = stand_in_replicas(client.app.state.pool, pool, 2)
+        chosen = []
+        for _ in range(4):
+            served.clear()
+            response = client.get(path, params={**DAY, **params})
+            assert response.status_code == 200, response.text
+            assert response.text.count("\n") - 1 in (RACK_ROWS, 3 * 60 - 1)  # all, or bank 1
+            assert len(served) > 10, served  # a statement per slice, and the bounds first
+            assert set(served) == {served[0]}, served
+            chosen.append(served[0])
+    assert chosen == ["replica 1", "replica 2", "replica 1", "replica 2"]
 
 
 def replica_settings(urls, **options):

@@ -44,7 +44,7 @@ def serve_exsos(
     values = query_of(request, EXSOS_PARAMETERS)
     mode = parse_mode(values, default_mode, rack)
     count = series.rack_count() if mode == RACK_MODE else series.bank_count()
-    pool = request.app.state.pool
+    pool = request.app.state.pool.pinned()  # the window and the statement from one database
     window = bucket_window(pool, values, series.tz, count)
     return fetch(pool, exsos_statement(series, window, mode), ExSoSItem, series.tz)
 

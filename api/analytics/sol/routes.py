@@ -45,7 +45,7 @@ def serve_sol_detail(
     request: Request, site: int, bank: int | None = None, rack: int | None = None
 ) -> SoLAnswer:
     planned = sol_request(request, site, bank, rack)
-    pool = request.app.state.pool
+    pool = request.app.state.pool.pinned()  # days and models from one database
     days = fetch(pool, sol_days_statement(planned), DayRow)
     models = fetch(pool, sol_models_statement(planned), ModelRow)
     return sol_answer(planned, days, models)

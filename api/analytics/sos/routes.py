@@ -15,7 +15,7 @@ from api.params import WINDOW_DOCS, query_of
 def serve_sos(request: Request, site: int, bank: int, rack: int | None = None) -> list[SoSItem]:
     series = requested_series(request, site, bank, rack)
     values = query_of(request, BUCKET_PARAMETERS)
-    pool = request.app.state.pool
+    pool = request.app.state.pool.pinned()  # the window and the statement from one database
     window = bucket_window(pool, values, series.tz, series.rack_count())
     return fetch(pool, sos_statement(series, window), SoSItem, series.tz)
 
