@@ -17,6 +17,9 @@ latency   page 1 and the last page of rack 1, page 1 and page 190 of the bank's 
 req/s     8 clients asking for the same pages as fast as answers come, for --seconds each,
           through 1 API process and through --workers processes; beside them 8 threads running
           the page's statement through psycopg (page 1: the same SQL; deep pages: OFFSET).
+depths    (--depths: this section alone) the statements of a numbered page at growing depths,
+          read by OFFSET and by the seek from the per-minute counts, run alternately on one
+          connection, each against page 1: where the seek starts to pay (seek_min_offset).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from common import (
     demo_day_site,
     describe_setup,
     drop_scratch_site,
+    interleaved,
     p95_ms,
     timed,
     write_results,
@@ -47,8 +51,9 @@ from common import (
 from api.catalog.model import load_catalog
 from api.db import connect
 from api.operating_data.dataset import operating_dataset
+from api.operating_data.execute import page_on
 from api.operating_data.parse import Selected
-from api.operating_data.plan import Selection, select
+from api.operating_data.plan import PagePlan, Selection, select
 from api.operating_data.sqlbuild import copy_statement, rows_query
 from api.params import Window
 
@@ -238,6 +243,52 @@ def bench_throughput(
         }
 
 
+DEPTHS = (1000, 2000, 3000, 5000, 10000, 20000, 50000, 100000, 189000)  # offsets, in rows
+
+
+def bench_depths(url: str, site_id: int, repetitions: int, report: dict) -> None:
+    """OFFSET and seek at each depth, alternately (a shared machine loads both alike)."""
+    scopes = {
+        "rack": selection_of(url, site_id, (("bank_id", 1), ("rack_id", 1))),
+        "bank": selection_of(url, site_id, (("bank_id", 1),)),
+    }
+    print(f"\ndepths, {PAGE_SIZE}-row pages of 3 fields, median ms (ratio to page 1):")
+    print(f"{'':<16}{'OFFSET':>18}{'seek':>18}{'seek/OFFSET':>13}")
+    report["depths_ms"] = {}
+    with connect(url) as conn:
+
+        def page(selection: Selection, offset: int, seeks: bool) -> Callable[[], object]:
+            plan = PagePlan(selection, PAGE_SIZE, offset, None, None, seeks)
+
+            def read() -> object:
+                with conn.transaction():
+                    conn.execute("SELECT set_config('TimeZone', 'Asia/Seoul', true)")
+                    return page_on(conn, plan)
+
+            return read
+
+        for scope, selection in scopes.items():
+            first = statistics.median(timed(page(selection, 0, False), repetitions)[0])
+            print(f"{scope + ', page 1':<16}{first * 1000:>18.1f}")
+            for offset in DEPTHS:
+                offset_t, seek_t, by_offset, by_seek = interleaved(
+                    page(selection, offset, False), page(selection, offset, True), repetitions
+                )
+                if not by_offset.lines:
+                    break  # past the selection's rows
+                assert by_offset.lines == by_seek.lines, f"{scope} at {offset}"
+                by, seek = statistics.median(offset_t), statistics.median(seek_t)
+                print(
+                    f"{f'{scope}, +{offset}':<16}{f'{by * 1000:.1f} ({by / first:.2f})':>18}"
+                    f"{f'{seek * 1000:.1f} ({seek / first:.2f})':>18}{seek / by:>13.2f}"
+                )
+                report["depths_ms"][f"{scope} {offset}"] = {
+                    "page1": first * 1000,
+                    "offset": by * 1000,
+                    "seek": seek * 1000,
+                }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=None)
@@ -246,6 +297,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10, help="of each req/s measurement")
     parser.add_argument("--repetitions", type=int, default=20, help="of each latency")
     parser.add_argument("--interval", type=int, default=1, help="seconds between rows")
+    parser.add_argument("--depths", action="store_true", help="only seek vs OFFSET by depth")
     args = parser.parse_args()
     report: dict = {}
     with bench_database(args.database_url) as db:
@@ -257,12 +309,15 @@ def main() -> None:
             conn.execute("ANALYZE ess.rack")
         embedded = db.engine is not None
         try:
-            targets = pages(db.url, site_id)
             db.fresh()
-            with api_server(db.url) as server:
-                bench_latency(db.url, server, targets, args.repetitions, report)
-            workers = [1] if embedded else [1, args.workers]
-            bench_throughput(db.url, targets, workers, args.seconds, embedded, report)
+            if args.depths:
+                bench_depths(db.url, site_id, args.repetitions, report)
+            else:
+                targets = pages(db.url, site_id)
+                with api_server(db.url) as server:
+                    bench_latency(db.url, server, targets, args.repetitions, report)
+                workers = [1] if embedded else [1, args.workers]
+                bench_throughput(db.url, targets, workers, args.seconds, embedded, report)
         finally:
             if not args.site:
                 day = datetime.combine(DAY, datetime.min.time(), tzinfo=SEOUL)

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from api.catalog.model import load_catalog
+from api.operating_data import execute
 from api.operating_data.dataset import operating_dataset
 from api.operating_data.execute import _seek
 from api.operating_data.plan import MinuteCounts, Selection, count_spans, fix_series
@@ -74,7 +75,14 @@ def site(pool) -> int:
 
 @pytest.fixture
 def api(site, client):
+    """Every numbered page past the first sought, whatever its depth."""
+    with_seek_min_offset(client, 0)
     return client
+
+
+def with_seek_min_offset(client, rows: int) -> None:
+    settings = client.app.state.operating_data
+    client.app.state.operating_data = replace(settings, seek_min_offset=rows)
 
 
 def minute(n: float) -> str:
@@ -121,6 +129,24 @@ def test_rows_written_after_the_refresh_are_on_their_pages(api, site):
     for index in late:
         page = get_json(api, url(site, "banks/1/racks/"), page=index // 50 + 1, page_size=50)
         assert page["results"][index % 50] == walked[index]
+
+
+def test_pages_just_below_and_above_the_seek_threshold_equal_the_walk(api, site, monkeypatch):
+    """Below seek_min_offset a page skips by OFFSET, from it on it is sought: same rows."""
+    sought: list[int] = []
+
+    def seek(conn, selection, offset):
+        sought.append(offset)
+        return _seek(conn, selection, offset)
+
+    monkeypatch.setattr(execute, "_seek", seek)
+    with_seek_min_offset(api, 1500)
+    walked = all_pages(api, url(site, "banks/1/racks/"), page_size=10000)
+    assert len(walked) > 1700
+    for number in (2, 14, 15, 16, 17):  # offsets 100, 1300, 1400 | 1500, 1600
+        page = get_json(api, url(site, "banks/1/racks/"), page=number, page_size=100)
+        assert page["results"] == walked[(number - 1) * 100 : number * 100], f"page {number}"
+    assert sought == [1500, 1600]
 
 
 def test_the_aggregate_counts_the_materialized_minutes_and_not_the_stale_one(pool, site):

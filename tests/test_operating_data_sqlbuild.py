@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import zlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -129,6 +130,32 @@ def test_numbered_page_offset_and_its_cap():
     with pytest.raises(ProblemError) as error:
         plan_page(deep, args, SETTINGS)
     assert error.value.parameter == "page"
+
+
+def test_numbered_pages_from_the_threshold_on_are_sought_shallower_ones_skip_by_offset():
+    settings = replace(SETTINGS, seek_min_offset=5000)
+    plans = {
+        page: plan_page(*racks_of_bank({"page": str(page), "page_size": "100"}), settings)
+        for page in (1, 50, 51, 52)
+    }
+    assert {page: (p.offset, p.seeks) for page, p in plans.items()} == {
+        1: (0, False),
+        50: (4900, False),  # just below: the page statement skips the rows itself
+        51: (5000, True),  # at the threshold: its first row is located from the minute counts
+        52: (5100, True),
+    }
+    below = plans[50]
+    statement = rows_query(below.selection, limit=below.size + 1, offset=below.offset)
+    assert text(statement).endswith("LIMIT %(limit)s OFFSET %(offset)s")
+    assert statement[1]["offset"] == 4900
+    # only a component's own rows have the 1-minute aggregate: other relations always skip
+    view = replace(RACKS, relation=("ess_deid", "site5_rack"))
+    args = parse_page_args(view, {"page": "60", "page_size": "100"}.items(), timedelta(days=31))
+    assert not plan_page(select(view, args.selected, ()), args, settings).seeks
+    # the first page never seeks, even with no threshold
+    first = racks_of_bank({"page": "1"})
+    assert not plan_page(*first, replace(SETTINGS, seek_min_offset=0)).seeks
+    assert plan_page(*racks_of_bank({"page": "2"}), replace(SETTINGS, seek_min_offset=0)).seeks
 
 
 def test_exact_count_needs_a_bounded_window_of_bounded_size():

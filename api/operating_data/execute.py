@@ -117,21 +117,26 @@ def _seek(conn: psycopg.Connection, selection: Selection, offset: int) -> tuple[
 
 
 def read_page(pool: ConnectionPool, plan: PagePlan) -> PageData:
+    with session(pool, plan.selection.tz) as conn:
+        return page_on(conn, plan)
+
+
+def page_on(conn: psycopg.Connection, plan: PagePlan) -> PageData:
+    """A page's statements (count, seek, rows) on one connection, in its transaction."""
     selection = plan.selection
-    with session(pool, selection.tz) as conn:
-        count = None
-        if plan.count == "exact":
-            count = conn.execute(*count_query(selection)).fetchone()[0]
-        elif plan.count == "estimated":
-            count = _estimated_count(conn, selection)
-        window, offset = selection.window, plan.offset
-        if plan.seeks:
-            window, offset = _seek(conn, selection, offset)
-        # one row more than the page tells whether another page follows
-        statement = rows_query(
-            selection, window=window, cursor=plan.cursor, limit=plan.size + 1, offset=offset
-        )
-        header, lines = _csv_lines(copy_csv(conn, statement, header=True))
+    count = None
+    if plan.count == "exact":
+        count = conn.execute(*count_query(selection)).fetchone()[0]
+    elif plan.count == "estimated":
+        count = _estimated_count(conn, selection)
+    window, offset = selection.window, plan.offset
+    if plan.seeks:
+        window, offset = _seek(conn, selection, offset)
+    # one row more than the page tells whether another page follows
+    statement = rows_query(
+        selection, window=window, cursor=plan.cursor, limit=plan.size + 1, offset=offset
+    )
+    header, lines = _csv_lines(copy_csv(conn, statement, header=True))
     more = len(lines) > plan.size
     lines = lines[: plan.size]
     if plan.cursor is not None and plan.cursor.direction != AFTER:

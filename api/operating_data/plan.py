@@ -92,17 +92,13 @@ class PagePlan:
     offset: int  # rows skipped for page=N; 0 with a cursor
     cursor: Cursor | None
     count: str | None  # None | exact | estimated
+    # the first row is located from the per-minute counts of the component's 1-minute
+    # aggregate (execute.py), not reached by OFFSET
+    seeks: bool = False
 
     @property
     def first_page(self) -> bool:
         return self.cursor is None and self.offset == 0
-
-    @property
-    def seeks(self) -> bool:
-        """A numbered page past the first of a component's own rows: its first row is located
-        from the per-minute counts of the component's 1-minute aggregate (see execute.py)."""
-        dataset = self.selection.dataset
-        return self.offset > 0 and dataset.relation == ("ess", dataset.component)
 
 
 def plan_page(selection: Selection, args: PageArgs, settings: OperatingDataSettings) -> PagePlan:
@@ -133,7 +129,18 @@ def plan_page(selection: Selection, args: PageArgs, settings: OperatingDataSetti
                 f"count=exact counts windows of at most {settings.count_max_rows} rows at one "
                 "row per second and series; narrow the window or use count=estimated",
             )
-    return PagePlan(selection, args.page_size, offset, cursor, args.count)
+    return PagePlan(
+        selection, args.page_size, offset, cursor, args.count, seeks(selection, offset, settings)
+    )
+
+
+def seeks(selection: Selection, offset: int, settings: OperatingDataSettings) -> bool:
+    """Whether a numbered page is sought: only a component's own rows have the 1-minute
+    aggregate, and only from `seek_min_offset` rows on, below which OFFSET costs less than the
+    seek's extra statements (docs/operating-data.md)."""
+    dataset = selection.dataset
+    own_rows = dataset.relation == ("ess", dataset.component)
+    return own_rows and offset > 0 and offset >= settings.seek_min_offset
 
 
 def plan_slices(window: Window, series_count: int, slice_rows: int) -> list[Window]:
