@@ -193,10 +193,7 @@ def site(pool) -> int:
 DAY = {"start-time": "2022-05-10T00:00:00", "end-time": "2022-05-11T00:00:00"}
 
 
-@pytest.mark.parametrize(
-    "kind",
-    ["download", "no_page", "de-identified download"],
-)
+@pytest.mark.parametrize("kind", ["download", "no_page", "de-identified download"])
 def test_each_download_reads_all_its_slices_from_one_database_and_the_next_rotates(
     pool, site, kind
 ):
@@ -224,6 +221,39 @@ def test_each_download_reads_all_its_slices_from_one_database_and_the_next_rotat
             assert set(served) == {served[0]}, served
             chosen.append(served[0])
     assert chosen == ["replica 1", "replica 2", "replica 1", "replica 2"]
+
+
+@pytest.mark.parametrize("kind", ["sought page with its count", "SoS", "ExSoS", "SoL detail"])
+def test_an_answer_of_several_statements_reads_them_from_one_database(pool, site, kind):
+    # longer than a day: the indicator first asks whether the minute aggregate serves it
+    days = {"start-time": "2022-05-09", "end-time": "2022-05-11", "time-bucket-width": "PT1H"}
+    page = {"date": "2022-05-10", "page": 2, "page_size": 50, "count": "exact"}
+    paths = {  # the answer's path, its query, and the connections it takes
+        # count, seek and rows: three statements in one transaction, so on one connection
+        "sought page with its count": (f"/api/ess/operating-sites/{site}/banks/1/racks/", page, 1),
+        "SoS": (f"/api/ess/stats/sos/operating-sites/{site}/banks/1/racks/1/", days, 2),
+        "ExSoS": (f"/api/ess/stats/ex-sos/operating-sites/{site}/banks/1/", days, 2),
+        "SoL detail": (
+            f"/api/ess/stats/forecasting-sol-detail/operating-sites/{site}/banks/",
+            {"start-date": "2022-05-10", "end-date": "2022-05-11"},
+            2,
+        ),
+    }
+    path, params, connections = paths[kind]
+    with TestClient(app=create_app(pool=pool, settings=settings_for_tests())) as client:
+        client.headers.update(bearer())
+        client.app.state.operating_data = replace(
+            OperatingDataSettings.from_env(), seek_min_offset=0
+        )
+        served = stand_in_replicas(client.app.state.pool, pool, 2)
+        chosen = []
+        for _ in range(2):
+            served.clear()
+            response = client.get(path, params=params)
+            assert response.status_code == 200, response.text
+            assert len(served) == connections and set(served) == {served[0]}, served
+            chosen.append(served[0])
+    assert chosen == ["replica 1", "replica 2"]
 
 
 def replica_settings(urls, **options):
