@@ -166,9 +166,10 @@ def test_injection_never_slows_a_request(api, canary):
 # -- tokens
 
 
-def _token(claims: dict, key: str = TEST_JWT_SECRET, algorithm: str = "HS256") -> dict:
-    # made when the module is collected: valid for longer than a whole suite runs
-    base = {"scope": SCOPE_RAW, "exp": int(time.time()) + 6 * 3600}
+def _token(
+    claims: dict, key: str | None = TEST_JWT_SECRET, algorithm: str = "HS256", expires: bool = True
+) -> dict:
+    base = {"scope": SCOPE_RAW} | ({"exp": int(time.time()) + 600} if expires else {})
     return {"Authorization": f"Bearer {jwt.encode(base | claims, key, algorithm=algorithm)}"}
 
 
@@ -184,42 +185,29 @@ def strict_client(pool):
 
 
 GOOD = {"iss": "https://id.example", "aud": "ess-api"}
+TOKEN_CASES = {  # case: (its Authorization header, made when the test runs; the status)
+    "good": (lambda: _token(GOOD), 200),
+    "alg none": (lambda: _token(GOOD, None, algorithm="none"), 401),
+    "future nbf": (lambda: _token({**GOOD, "nbf": int(time.time()) + 3600}), 401),
+    "wrong issuer": (lambda: _token({**GOOD, "iss": "https://evil.example"}), 401),
+    "no issuer": (lambda: _token({"aud": "ess-api"}), 401),
+    "wrong audience": (lambda: _token({**GOOD, "aud": "other-api"}), 401),
+    "site not listed": (lambda: _token({**GOOD, "sites": [3]}), 403),
+    "empty site list": (lambda: _token({**GOOD, "sites": []}), 403),
+    "HS384": (lambda: _token(GOOD, algorithm="HS384"), 401),
+    "no exp": (lambda: _token(GOOD, expires=False), 401),
+}
 
 
-@pytest.mark.parametrize(
-    ("case", "headers", "status"),
-    [
-        ("good", _token(GOOD), 200),
-        (
-            "alg none",
-            {
-                "Authorization": "Bearer "
-                + jwt.encode(
-                    {"scope": SCOPE_RAW, "exp": int(time.time()) + 600, **GOOD},
-                    None,
-                    algorithm="none",
-                )
-            },
-            401,
-        ),
-        ("future nbf", _token({**GOOD, "nbf": int(time.time()) + 3600}), 401),
-        ("wrong issuer", _token({**GOOD, "iss": "https://evil.example"}), 401),
-        ("no issuer", _token({"aud": "ess-api"}), 401),
-        ("wrong audience", _token({**GOOD, "aud": "other-api"}), 401),
-        ("site not listed", _token({**GOOD, "sites": [3]}), 403),
-        ("empty site list", _token({**GOOD, "sites": []}), 403),
-        ("HS384", _token(GOOD, algorithm="HS384"), 401),
-        (
-            "no exp",
-            {
-                "Authorization": "Bearer "
-                + jwt.encode({"scope": SCOPE_RAW, **GOOD}, TEST_JWT_SECRET)
-            },
-            401,
-        ),
-    ],
-)
-def test_tokens_that_must_not_pass(strict_client, case, headers, status):
+@pytest.fixture(params=list(TOKEN_CASES))
+def token_case(request) -> tuple[str, dict, int]:
+    """A case's name, its header minted now (not when the module was collected), its status."""
+    make, status = TOKEN_CASES[request.param]
+    return request.param, make(), status
+
+
+def test_tokens_that_must_not_pass(strict_client, token_case):
+    case, headers, status = token_case
     response = strict_client.get(RAW, headers=headers)
     assert response.status_code == status, (case, response.text)
     if status != 200:
