@@ -243,7 +243,7 @@ def bench_throughput(
         }
 
 
-DEPTHS = (1000, 2000, 3000, 5000, 10000, 20000, 50000, 100000, 189000)  # offsets, in rows
+DEPTHS = (1000, 2000, 3000, 5000, 7000, 10000, 20000, 50000, 100000, 189000)  # offsets, in rows
 
 
 def bench_depths(url: str, site_id: int, repetitions: int, report: dict) -> None:

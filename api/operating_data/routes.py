@@ -132,9 +132,10 @@ SELECTION_DOCS = {
 PAGING_DOCS = {
     "page": query_doc(
         "page",
-        "Page number (1-based), as in the specification. Deep numbered pages skip rows "
-        "(OFFSET, capped); the next/previous links use a cursor instead, which costs the same "
-        "at any depth.",
+        "Page number (1-based), as in the specification: exactly the rows after skipping "
+        "(page - 1) x page_size. Deep pages are located from per-minute row counts instead of "
+        "skipping row by row (capped at ESS_MAX_OFFSET_ROWS); the next/previous links use a "
+        "cursor, which costs the same at any depth.",
         2,
         int | None,
     ),
