@@ -7,7 +7,9 @@ replicas that are up: the embedded engine serves one session, and a second pool 
 stand for a second database (seen: the first pool then got no connection). With
 ESS_TEST_READ_DATABASE_URL, one or more streaming replicas of ESS_TEST_DATABASE_URL (e.g. made
 by pg_basebackup -R), the tests at the end also drive a real one: reads served in recovery, and a
-replica whose replay is paused skipped once it is behind by more than the limit, then used again."""
+replica whose replay is paused skipped once it is behind by more than the limit, then used again,
+and (given two or more) every statement of one answer on one replica while the next answer goes to
+the next, a download from them equal to the primary's."""
 
 from __future__ import annotations
 
@@ -351,3 +353,50 @@ if REAL_REPLICAS:
             on_replica = client.get(path).json()
         with TestClient(app=create_app(pool=pool, settings=settings_for_tests())) as client:
             assert client.get(path).json() == on_replica
+
+    def replayed_everything(replica_url: str, pool) -> None:
+        """Wait until the replica replayed all the primary wrote so far."""
+        with pool.connection() as conn:
+            written = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+        with psycopg.connect(replica_url, autocommit=True) as replica:
+            wait_for(
+                lambda: replica.execute(
+                    "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (written,)
+                ).fetchone()[0]
+            )
+
+    def test_each_answer_reads_from_one_real_replica_and_the_next_from_another(pool, site):
+        for replica_url in REAL_REPLICAS:
+            replayed_everything(replica_url, pool)
+        pools = ReadPools(pool, REAL_REPLICAS, check_interval_s=60)
+        try:
+            assert all(state.serves_reads for state in pools.states()[1:])
+            servers = []
+            for _ in range(2 * len(REAL_REPLICAS)):
+                reads = pools.pinned()
+                seen = set()
+                for _ in range(3):
+                    with reads.connection() as conn:
+                        seen.add(
+                            conn.execute(
+                                "SELECT inet_server_addr(), inet_server_port(), pg_is_in_recovery()"
+                            ).fetchone()
+                        )
+                (server,) = seen  # the three statements on one server, a replica
+                assert server[2]
+                servers.append(server)
+            count = len(REAL_REPLICAS)
+            assert len(set(servers)) == count and servers[:count] == servers[count:]
+        finally:
+            pools.close()
+        path = f"/api/ess/download/operating-sites/{site}/rack/"
+        settings = replica_settings(REAL_REPLICAS, replica_check_interval_s=60)
+        with TestClient(app=create_app(pool=pool, settings=settings)) as client:
+            client.headers.update(bearer())
+            client.app.state.operating_data = replace(
+                OperatingDataSettings.from_env(), download_slice_rows=10
+            )
+            from_replicas = [client.get(path, params=DAY).text for _ in range(count)]
+        with TestClient(app=create_app(pool=pool, settings=settings_for_tests())) as client:
+            client.headers.update(bearer())
+            assert from_replicas == [client.get(path, params=DAY).text] * count
