@@ -8,6 +8,7 @@ drift from it. Only the HTTP server, the Python work around the rows and the poo
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from api.analytics.protection.sql import episodes_statement
 from api.analytics.series import series_of
 from api.analytics.sos.sql import sos_statement
 from api.catalog.model import Catalog, Site, load_catalog
+from api.config import Settings
 from api.db import Statement
 from api.deid.model import DeidCatalog, deid_dataset, load_deid_catalog
 from api.operating_data.dataset import Dataset, operating_dataset
@@ -81,9 +83,10 @@ class Context:
 
     @classmethod
     def load(cls, conn: psycopg.Connection) -> Context:
-        return cls(
-            conn, load_catalog(conn), load_deid_catalog(conn), OperatingDataSettings(b"bench")
-        )
+        # the limits (slice rows...) from the environment, as `ess serve` reads them; the
+        # cursor key is never used here
+        settings = OperatingDataSettings.from_env(Settings(signing_key=secrets.token_hex(16)))
+        return cls(conn, load_catalog(conn), load_deid_catalog(conn), settings)
 
     @property
     def site(self) -> Site:
