@@ -124,6 +124,25 @@ def raw_alone(url: str, mix: dict[str, list[RawStatement]]) -> dict[str, float]:
     return alone
 
 
+class Turns:
+    """One at a time, in the order asked, like the waiters of the API's pool (threading.Lock
+    is unfair: the thread releasing it mostly takes it again at once, starving the others)."""
+
+    def __init__(self) -> None:
+        self.changed = threading.Condition()
+        self.issued = self.serving = 0
+
+    def __enter__(self) -> None:
+        with self.changed:
+            ticket, self.issued = self.issued, self.issued + 1
+            self.changed.wait_for(lambda: self.serving == ticket)
+
+    def __exit__(self, *exc: object) -> None:
+        with self.changed:
+            self.serving += 1
+            self.changed.notify_all()
+
+
 def raw_load(
     url: str, mix: dict[str, list[RawStatement]], clients: int, seconds: float, shared: bool
 ) -> tuple[dict[str, Tally], float]:
@@ -134,7 +153,7 @@ def raw_load(
     tallies = {name: Tally() for name in mix}
     names = list(mix)
     until = time.monotonic() + seconds
-    turn = threading.Lock() if shared else None
+    turn = Turns() if shared else None
     one = connect(url) if shared else None
 
     def client(seed: int) -> None:
