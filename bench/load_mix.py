@@ -176,6 +176,8 @@ def _download(context: Context, query: dict[str, str]) -> list[RawStatement]:
 
 @dataclass(frozen=True)
 class Endpoint:
+    """A URL of the mix, and what one request of it runs, planned from the same query values."""
+
     path: str
     query: dict[str, str]
     statements: Statements
