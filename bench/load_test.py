@@ -1,24 +1,34 @@
-"""N concurrent clients for a fixed time over a mix of endpoints, against `ess serve` on loopback.
+"""N concurrent clients for a fixed time over a mix of endpoints, against `ess serve` on loopback,
+and the same mix's SQL straight on the database, so the API's overhead shows per endpoint.
 
-    .venv/bin/python bench/load_test.py [--clients 50] [--seconds 60] [--database-url URL]
+    .venv/bin/python bench/load_test.py [--clients 50] [--seconds 60] [--workers N]
+                                        [--database-url URL]
 
 Without --database-url (or ESS_BENCH_DATABASE_URL) it starts its own embedded engine in a
 temporary directory, thrown away at the end. Either way it migrates the database, generates the
-demo day of site 2 (idempotent), applies de-identified views with a key of this run, starts
-`ess serve` on 127.0.0.1 and a free port, and lets every client send requests back to back (each
-picks the next endpoint of the mix at random) until the time is up. It prints, per endpoint:
-requests, requests/s, p50/p95/p99 latency and errors (any answer but 200, or no answer within
---timeout). The raw engine is measured in the same run: the page's SQL statement run directly,
-one client at a time, and under the same concurrency (--clients connections, or one on the
-embedded engine, which serialises every statement), so the API's overhead shows as a ratio.
+demo day of site 2 (idempotent) and applies de-identified views with a key of this run. Then:
 
-Bounded: at most 200 clients and 600 s; the server listens on loopback only.
+1. raw engine: the statements each endpoint of the mix runs (bench/load_mix.py, planned by the
+   API's own code) are run directly, first one request at a time (p50 "alone", and a check that
+   every statement reads rows), then from --clients threads for --seconds, each choosing the
+   next endpoint at random like the HTTP clients (own connections on a server; one shared
+   connection on the embedded engine, which serialises every statement, as the API's pool does);
+2. API: `ess serve --workers N` (default 2 on a server, as docker-compose.yml runs it; 1 on the
+   embedded engine, which allows no more) on 127.0.0.1 and a free port, and --clients HTTP
+   clients sending requests back to back, each picking the next endpoint at random.
+
+It prints, per endpoint and for all: requests, requests/s and p50/p95/p99 latency of the API and
+of the raw engine side by side, the API's errors (any answer but 200, or no answer within
+--timeout), the raw p50 alone, and the ratios API p99 / raw p99 and API req/s / raw req/s.
+
+Bounded: at most 200 clients, 600 s and 8 API processes; the server listens on loopback only.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import secrets
@@ -31,7 +41,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import httpx
+import psycopg
 from common import bench_database, describe_setup, write_results
+from load_mix import MIX, RawStatement, raw_mix
 
 from api.auth.tokens import SCOPES, mint
 from api.db import connect
@@ -39,25 +51,8 @@ from api.deid import apply_views
 from api.demo import generate
 from api.engine import free_port, port_answers
 
-MAX_CLIENTS, MAX_SECONDS = 200, 600
-DAY = "2023-04-10"
-MIX = {
-    "page": f"/api/ess/operating-sites/2/banks/1/racks/1/?date={DAY}&page_size=100",
-    "latest rows": f"/api/ess/operating-sites/2/banks/1/racks/latest/?date={DAY}",
-    "average": f"/api/ess/operating-sites/2/banks/1/stats/avg-bank-soc/?date={DAY}"
-    "&time-bucket-width=1hour",
-    "SoS": f"/api/ess/stats/sos/operating-sites/2/banks/1/racks/?date={DAY}"
-    "&time-bucket-width=1hour",
-    "protection map": f"/api/ess-feature/protectionmap/operating-sites/2/?date={DAY}&page_size=50",
-    "de-identified page": f"/api/ess/di/operating-sites/2/banks/1/racks/1/?date={DAY}"
-    "&page_size=100",
-    "download": f"/api/ess/download/operating-sites/2/rack/?date={DAY}&bank=1&rack=1",
-}
-# the page's statement, for the raw engine's figures
-RAW_PAGE = (
-    "SELECT * FROM ess.rack WHERE site_id = 2 AND bank_id = 1 AND rack_id = 1 "
-    "AND ts >= %s::timestamptz AND ts < %s::timestamptz + interval '1 day' ORDER BY ts LIMIT 100"
-)
+MAX_CLIENTS, MAX_SECONDS, MAX_WORKERS = 200, 600, 8
+ALONE_RUNS = 5  # each endpoint's statements, one request at a time, before the load
 
 
 @dataclass
@@ -87,7 +82,7 @@ async def one_client(
             tally = tallies[name]
             sent = time.perf_counter()
             try:
-                response = await http.get(MIX[name])
+                response = await http.get(MIX[name].url)
             except httpx.HTTPError as exc:
                 tally.error(type(exc).__name__)
                 continue
@@ -107,35 +102,88 @@ async def load(base: str, headers: dict, clients: int, seconds: float, timeout: 
     return tallies, time.perf_counter() - started
 
 
-def raw_engine(url: str, clients: int, seconds: float) -> dict[str, float]:
-    """The page's statement straight on the database: alone (p50), and from `clients`
-    connections at once for `seconds` (statements/s)."""
+def run_request(conn: psycopg.Connection, statements: list[RawStatement]) -> int:
+    """One request's statements; the fewest rows any of them read."""
+    return min(statement.run(conn) for statement in statements)
+
+
+def raw_alone(url: str, mix: dict[str, list[RawStatement]]) -> dict[str, float]:
+    """Each endpoint's statements one request at a time: p50 ms of ALONE_RUNS. Every statement
+    must read rows (the demo day is there), else the figures would measure nothing."""
+    alone = {}
     with connect(url) as conn:
-        alone = []
-        for _ in range(50):
-            began = time.perf_counter()
-            conn.execute(RAW_PAGE, (DAY, DAY)).fetchall()
-            alone.append(time.perf_counter() - began)
-    done = [0]
-    lock = threading.Lock()
+        for name, statements in mix.items():
+            if run_request(conn, statements) == 0:
+                raise SystemExit(f"a statement of {name!r} reads no rows: is the demo day stored?")
+            times = []
+            for _ in range(ALONE_RUNS):
+                began = time.perf_counter()
+                run_request(conn, statements)
+                times.append(time.perf_counter() - began)
+            alone[name] = statistics.median(times) * 1000
+    return alone
+
+
+class Turns:
+    """One at a time, in the order asked, like the waiters of the API's pool (threading.Lock
+    is unfair: the thread releasing it mostly takes it again at once, starving the others)."""
+
+    def __init__(self) -> None:
+        self.changed = threading.Condition()
+        self.issued = self.serving = 0
+
+    def __enter__(self) -> None:
+        with self.changed:
+            ticket, self.issued = self.issued, self.issued + 1
+            self.changed.wait_for(lambda: self.serving == ticket)
+
+    def __exit__(self, *exc: object) -> None:
+        with self.changed:
+            self.serving += 1
+            self.changed.notify_all()
+
+
+def raw_load(
+    url: str, mix: dict[str, list[RawStatement]], clients: int, seconds: float, shared: bool
+) -> tuple[dict[str, Tally], float]:
+    """The mix straight on the database: `clients` threads, each choosing endpoints at random
+    like the HTTP clients and running their statements back to back. Each thread has its own
+    connection, or with `shared` (the embedded engine) all take turns on one, a request at a
+    time, as the API's one-connection pool does."""
+    tallies = {name: Tally() for name in mix}
+    names = list(mix)
     until = time.monotonic() + seconds
+    turn = Turns() if shared else None
+    one = connect(url) if shared else None
 
-    def run() -> None:
-        with connect(url) as conn:
+    def client(seed: int) -> None:
+        chooser = random.Random(seed)
+        with contextlib.ExitStack() as stack:
+            conn = one or stack.enter_context(connect(url))
             while time.monotonic() < until:
-                conn.execute(RAW_PAGE, (DAY, DAY)).fetchall()
-                with lock:
-                    done[0] += 1
+                name = chooser.choice(names)
+                sent = time.perf_counter()
+                try:
+                    with turn or contextlib.nullcontext():
+                        run_request(conn, mix[name])
+                except psycopg.Error as exc:
+                    tallies[name].error(type(exc).__name__)
+                    continue
+                tallies[name].latencies.append(time.perf_counter() - sent)
 
-    threads = [threading.Thread(target=run) for _ in range(clients)]
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return {"p50_ms": statistics.median(alone) * 1000, "per_s": done[0] / seconds}
+    elapsed = time.perf_counter() - started
+    if one is not None:
+        one.close()
+    return tallies, elapsed
 
 
-def serve(url: str, secret: str, deid_key: str) -> tuple[subprocess.Popen, str]:
+def serve(url: str, secret: str, deid_key: str, workers: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {
         **os.environ,
@@ -144,8 +192,9 @@ def serve(url: str, secret: str, deid_key: str) -> tuple[subprocess.Popen, str]:
         "ESS_DEID_KEY": deid_key,
         "ESS_RATE_LIMIT_BURST": "0",
     }
+    command = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "api.cli", *command],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -163,79 +212,107 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--timeout", type=float, default=60, help="per request, seconds")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="ess serve --workers (default 2 on a server, as in docker-compose.yml; the "
+        "embedded engine allows 1)",
+    )
     parser.add_argument("--database-url")
     args = parser.parse_args()
     if not (1 <= args.clients <= MAX_CLIENTS and 0 < args.seconds <= MAX_SECONDS):
         parser.error(f"1-{MAX_CLIENTS} clients, at most {MAX_SECONDS} s")
+    if args.workers is not None and not 1 <= args.workers <= MAX_WORKERS:
+        parser.error(f"1-{MAX_WORKERS} workers")
     secret, deid_key = secrets.token_hex(32), secrets.token_hex(32)
     with bench_database(args.database_url) as db:
+        embedded = db.engine is not None
+        if args.workers is None:
+            args.workers = 1 if embedded else 2
+        elif embedded and args.workers > 1:
+            parser.error("the embedded engine runs one API process: --workers 1")
         with connect(db.url) as conn:
             print("demo day of site 2 (kept if already stored) ...", flush=True)
             generate(conn, sites=[2], interval=timedelta(seconds=10))
             apply_views(conn, deid_key)
             setup = describe_setup(conn)
-        embedded = db.engine is not None
-        raw = raw_engine(db.url, 1 if embedded else args.clients, min(10.0, args.seconds))
-        server, base = serve(db.url, secret, deid_key)
+            mix = raw_mix(conn)
+        print("raw engine: the mix's statements ...", flush=True)
+        alone = raw_alone(db.url, mix)
+        raw = raw_load(db.url, mix, args.clients, args.seconds, shared=embedded)
+        server, base = serve(db.url, secret, deid_key, args.workers)
         try:
             token = mint(secret, list(SCOPES), None, timedelta(hours=2))
             headers = {"Authorization": f"Bearer {token}"}
-            asyncio.run(load(base, headers, min(args.clients, 4), 5, args.timeout))  # warm-up
-            tallies, elapsed = asyncio.run(
-                load(base, headers, args.clients, args.seconds, args.timeout)
-            )
+            print("API: warm-up, then the mix ...", flush=True)
+            asyncio.run(load(base, headers, min(args.clients, 4), 5, args.timeout))
+            api = asyncio.run(load(base, headers, args.clients, args.seconds, args.timeout))
         finally:
             server.terminate()
             server.wait(timeout=60)
-    report = print_report(tallies, elapsed, args, raw, setup)
+    report = print_report(api, raw, alone, args, setup)
     write_results("load_test", report)
 
 
-def print_report(tallies, elapsed, args, raw, setup) -> dict:
-    print(f"\n{args.clients} clients for {args.seconds:g} s; {setup}")
-    print(
-        f"raw engine, the page's SQL: p50 {raw['p50_ms']:.1f} ms alone, "
-        f"{raw['per_s']:.1f} statements/s under load"
-    )
-    header = f"{'endpoint':<20}{'requests':>9}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-    print(header + "  errors")
-    rows = {}
-    for name, tally in tallies.items():
-        ok = tally.latencies
-        row = {
-            "requests": len(ok) + sum(tally.errors.values()),
-            "per_s": len(ok) / elapsed,
-            "p50_ms": percentile(ok, 0.50) * 1000,
-            "p95_ms": percentile(ok, 0.95) * 1000,
-            "p99_ms": percentile(ok, 0.99) * 1000,
-            "errors": tally.errors,
+def figures(tallies: dict[str, Tally], elapsed: float) -> dict[str, dict]:
+    """Per endpoint and for all of them: requests, req/s, p50/p95/p99 ms, errors."""
+
+    def of(latencies: list[float], errors: dict[str, int]) -> dict:
+        return {
+            "requests": len(latencies) + sum(errors.values()),
+            "per_s": len(latencies) / elapsed,
+            "p50_ms": percentile(latencies, 0.50) * 1000,
+            "p95_ms": percentile(latencies, 0.95) * 1000,
+            "p99_ms": percentile(latencies, 0.99) * 1000,
+            "errors": errors,
         }
-        rows[name] = row
+
+    rows = {name: of(t.latencies, t.errors) for name, t in tallies.items()}
+    every: dict[str, int] = {}
+    for tally in tallies.values():
+        for kind, count in tally.errors.items():
+            every[kind] = every.get(kind, 0) + count
+    rows["all"] = of([v for t in tallies.values() for v in t.latencies], every)
+    return rows
+
+
+def _side(row: dict) -> str:
+    return (
+        f"{row['requests']:>7}{row['per_s']:>7.1f}{row['p50_ms']:>7.0f}{row['p95_ms']:>7.0f}"
+        f"{row['p99_ms']:>7.0f}"
+    )
+
+
+def print_report(api, raw, alone, args, setup) -> dict:
+    api_rows, raw_rows = figures(*api), figures(*raw)
+    processes = f"{args.workers} API process{'es' if args.workers > 1 else ''}"
+    print(f"\n{args.clients} clients for {args.seconds:g} s, {processes}")
+    print(
+        "API: HTTP requests to ess serve; raw: the same endpoints' SQL straight on the database "
+        "from as many clients (alone: one request at a time); ratios API / raw"
+    )
+    side = f"{'req':>7}{'req/s':>7}{'p50':>7}{'p95':>7}{'p99':>7}"
+    print(f"{'':<19}{'API (ms)':<35}{'errors':>7}  {'raw (ms)':<35}{'alone':>6}  API / raw")
+    print(f"{'endpoint':<19}{side}{'':>7}  {side}{'p50':>6}  {'p99':>5}{'req/s':>6}")
+    for name, row in api_rows.items():
+        raw_row = raw_rows[name]
+        errors = sum(row["errors"].values()) + sum(raw_row["errors"].values())
+        alone_ms = f"{alone[name]:>6.0f}" if name in alone else f"{'':>6}"
         print(
-            f"{name:<20}{row['requests']:>9}{row['per_s']:>8.1f}{row['p50_ms']:>9.0f}"
-            f"{row['p95_ms']:>9.0f}{row['p99_ms']:>9.0f}  {sum(tally.errors.values())} "
-            f"{tally.errors or ''}"
+            f"{name:<19}{_side(row)}{sum(row['errors'].values()):>7}  {_side(raw_row)}{alone_ms}  "
+            f"{row['p99_ms'] / raw_row['p99_ms']:>5.1f}{row['per_s'] / raw_row['per_s']:>6.2f}"
+            + (f"  errors: API {row['errors']}, raw {raw_row['errors']}" if errors else "")
         )
-    every = [v for t in tallies.values() for v in t.latencies]
-    errors = sum(sum(t.errors.values()) for t in tallies.values())
-    total = len(every) / elapsed
-    print(
-        f"{'all':<20}{len(every) + errors:>9}{total:>8.1f}{percentile(every, 0.5) * 1000:>9.0f}"
-        f"{percentile(every, 0.95) * 1000:>9.0f}{percentile(every, 0.99) * 1000:>9.0f}  {errors}"
-    )
-    print(
-        f"page p50 / raw page statement p50: "
-        f"{rows['page']['p50_ms'] / raw['p50_ms']:.1f}x; all requests/s / raw statements/s: "
-        f"{total / raw['per_s']:.2f}"
-    )
     return {
         "clients": args.clients,
         "seconds": args.seconds,
+        "workers": args.workers,
         "setup": setup,
-        "raw_engine": raw,
-        "endpoints": rows,
-        "errors": errors,
-        "requests_per_s": total,
+        "endpoints": api_rows,
+        "raw_endpoints": raw_rows,
+        "raw_alone_p50_ms": alone,
+        "errors": sum(api_rows["all"]["errors"].values()),
+        "requests_per_s": api_rows["all"]["per_s"],
     }
 
 
