@@ -26,6 +26,8 @@ from api.params import parse_date
 
 DEFAULT_DAYS = 8
 RACK_SITES_SQL = "SELECT DISTINCT site_id FROM ess.rack_1d ORDER BY 1"
+# how long stopping `ess run` waits for the training's step under way (a read, a fit)
+STOP_WAIT_S = 10.0
 STORED_TARGETS_SQL = "SELECT DISTINCT site_id, forecast_target FROM ess.forecast_model"
 
 
@@ -141,7 +143,8 @@ class BackgroundTraining:
     not exist"). On a server it has a connection of its own (no statement timeout).
 
     Leaving the `with` block asks it to stop after the model being fitted (not stored) and waits
-    for it. `start` once the API listens: its startup would otherwise wait for the first read."""
+    STOP_WAIT_S for it. `start` once the API listens: its startup would otherwise wait for the
+    first read."""
 
     def __init__(self, url: str, pool: ConnectionPool, work: Work, out: IO[str]) -> None:
         self.url, self.pool, self.work, self.out = url, pool, work, out
@@ -167,8 +170,18 @@ class BackgroundTraining:
 
     def __exit__(self, *exc_info) -> None:
         self.stopping.set()
+        if not self.thread.is_alive():
+            return
+        self.thread.join(STOP_WAIT_S)
         if self.thread.is_alive():
-            self.thread.join()
+            # in a long read or fit: nothing of it is stored (the thread stores nothing once
+            # stopping is set, and a read writes nothing); the engine stops under it
+            print(
+                f"forecast: training stopped after {STOP_WAIT_S:g} s in the middle of a read or "
+                "a fit; nothing of it is stored, the next `ess run` trains the missing models",
+                file=self.out,
+                flush=True,
+            )
 
 
 def print_fitted(fitted: Fitted, out: IO[str]) -> None:
