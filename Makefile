@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: run test lint format install engine clean postgres-server chromium fuzz
+.PHONY: run run-install test lint format install engine clean postgres-server chromium fuzz
 
 # `make run` installs only what the server needs, without compiling every module ahead (Python
 # compiles what it imports): on a fresh clone this halves pip's time (docs/forecasting.md)
@@ -48,7 +48,12 @@ chromium:
 	    exit 1; \
 	  fi; }
 
-run: $(RUN_STAMP) engine/node_modules/.package-lock.json web/node_modules/.package-lock.json
+# what `make run` installs, side by side: the two npm installs end while pip still runs
+run-install: $(RUN_STAMP) engine/node_modules/.package-lock.json web/node_modules/.package-lock.json
+	@:
+
+run:
+	@$(MAKE) --no-print-directory -j3 run-install
 	$(BIN)/ess run
 
 lint: $(STAMP)

@@ -18,7 +18,7 @@ from api.catalog.model import COMPONENTS
 from api.cli_errors import EXIT_USAGE, CommandError, Context, explain
 from api.config import ConfigurationError, Settings
 from api.database_roles import logins
-from api.db import connect, server_is_embedded
+from api.db import connect, open_pool, server_is_embedded
 from api.deid import command as deid_command
 from api.deid.names import DeidKeyError
 from api.demo import command as demo_command
@@ -103,7 +103,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                     conn, progress=lambda line: print(f"demo: {line}", flush=True)
                 ):
                     demo_command.print_report(written, sys.stdout)
-                forecast_command.train_all(conn, sys.stdout)
+            training = forecast_command.missing_models(conn)
         dev_secret(settings.data_dir)
         print(
             BANNER.format(
@@ -111,16 +111,26 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                 port=args.port,
                 token=development_token(settings),
                 psql="$DATABASE_URL" if settings.database_url else f"'{url}'",
-            )
+                forecasts=TRAINING if training else TRAINED,
+            ),
+            flush=True,
         )
         if not settings.database_url:
-            print(EMBEDDED_DURABILITY)
-        serve(
-            create_app(settings=Settings(database_url=url)),
-            args.host,
-            args.port,
-            engine_alive(settings),
-        )
+            print(EMBEDDED_DURABILITY, flush=True)
+        # the API serves at once; the models it lacks are trained meanwhile, once it listens
+        serving = Settings(database_url=url)
+        pool = open_pool(url, serving.pool_max_size, serving.statement_timeout_ms)
+        try:
+            with forecast_command.BackgroundTraining(url, pool, training, sys.stdout) as trainer:
+                serve(
+                    create_app(pool=pool, settings=serving),
+                    args.host,
+                    args.port,
+                    engine_alive(settings),
+                    on_started=trainer.start,
+                )
+        finally:
+            pool.close()
     return 0
 
 
@@ -139,8 +149,16 @@ ESS data platform on http://{host}:{port}/
               curl -s -H "Authorization: Bearer $TOKEN" \\
                 'http://{host}:{port}/api/ess/operating-sites/2/banks/1/racks/1/?date=2023-04-10&page_size=5'
   psql:       psql {psql}
+  forecasts:  curl -s -H "Authorization: Bearer $TOKEN" \\
+                'http://{host}:{port}/api/ess/stats/forecasting-models/operating-sites/2/'
+              {forecasts}
 Ctrl-C stops the server (and the embedded engine).
 """
+
+TRAINING = """the models are being trained in the background (their report follows); until then
+              that URL answers [] and the forecasts give the baselines ("model": "persistence",
+              "version": null, no interval)"""
+TRAINED = "the stored models' backtest (`ess forecast train` retrains them)"
 
 
 EMBEDDED_DURABILITY = """\

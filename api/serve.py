@@ -40,17 +40,38 @@ def check_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def serve(app, host: str, port: int, engine_alive: Callable[[], bool] | None = None) -> None:
+class _Server(uvicorn.Server):
+    """uvicorn's server, calling `on_started` once it listens."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self.on_started = on_started
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets)
+        if self.started and self.on_started is not None:
+            self.on_started()
+
+
+def serve(
+    app,
+    host: str,
+    port: int,
+    engine_alive: Callable[[], bool] | None = None,
+    on_started: Callable[[], None] | None = None,
+) -> None:
     """Serve until Ctrl-C. `engine_alive`, when given, is polled: the server stops, and
-    EngineStopped is raised, once it answers False."""
+    EngineStopped is raised, once it answers False. `on_started` is called once the server
+    listens."""
     startup_errors: list[BaseException] = []
-    server = uvicorn.Server(
+    server = _Server(
         uvicorn.Config(
             _raising_startup(app, startup_errors),
             host=host,
             port=port,
             timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
-        )
+        ),
+        on_started,
     )
     engine_lost = threading.Event()
     if engine_alive is not None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -274,6 +275,8 @@ ADD_MODEL_SQL = "SELECT ess.add_forecast_model(%s, %s, %s, %s, %s, %s, %s, %s, %
 
 
 def store(conn: psycopg.Connection, fitted: Fitted) -> int:
+    """One statement (its own transaction on the command line's autocommit connection): the
+    model's row is written whole or not at all."""
     version = conn.execute(
         ADD_MODEL_SQL,
         (
@@ -311,6 +314,42 @@ def training_window(
     return local_midnight(until - timedelta(days=days - 1), tz), end
 
 
+# a connection for one short step: the command line's own one, or `ess run`'s API pool
+Connect = Callable[[], AbstractContextManager[psycopg.Connection]]
+
+
+def fit_site(
+    connect: Connect,
+    site: Site,
+    until: date | None,
+    days: int,
+    targets: tuple[Target, ...] = TARGETS,
+) -> Iterator[Fitted]:
+    """Every target of `targets`, fitted and backtested one at a time, not stored; the 10-minute
+    ones from one read of the site's minute values. A connection is taken for each read only:
+    none is held, and no transaction stays open, while the models are fitted."""
+    with connect() as conn:
+        window = training_window(conn, site, until, days)
+    if window is None:
+        return
+    tz = ZoneInfo(site.timezone)
+    grid = None
+    for target in targets:
+        began = time.perf_counter()
+        if target.day_ahead:
+            with connect() as conn:
+                rows = read_rows(conn, True, site.site_id, None, None, target.name, *window, HOUR)
+            samples = day_ahead_samples(rows, window[1], tz)  # type: ignore[arg-type]
+        else:
+            if grid is None:
+                with connect() as conn:
+                    grid = read_minute_grid(conn, site.site_id, *window, tz)
+            samples = ten_minute_samples(ten_minute_frame(grid, target.name, *window))
+        found = train_target(target, samples, *window, site.site_id)
+        found.seconds = time.perf_counter() - began
+        yield found
+
+
 def train_site(
     conn: psycopg.Connection,
     site: Site,
@@ -318,23 +357,9 @@ def train_site(
     days: int,
     targets: tuple[Target, ...] = TARGETS,
 ) -> list[Fitted]:
-    """Every target of `targets`; the 10-minute ones from one read of the site's minute values."""
-    window = training_window(conn, site, until, days)
-    if window is None:
-        return []
-    tz = ZoneInfo(site.timezone)
-    grid = None
-    fitted = []
-    for target in targets:
-        began = time.perf_counter()
-        if target.day_ahead:
-            rows = read_rows(conn, True, site.site_id, None, None, target.name, *window, HOUR)
-            samples = day_ahead_samples(rows, window[1], tz)  # type: ignore[arg-type]
-        else:
-            grid = grid or read_minute_grid(conn, site.site_id, *window, tz)
-            samples = ten_minute_samples(ten_minute_frame(grid, target.name, *window))
-        found = train_target(target, samples, *window, site.site_id)
-        found.seconds = time.perf_counter() - began
+    """Every target of `targets`, each stored as soon as it is fitted."""
+    fitted: list[Fitted] = []
+    for found in fit_site(lambda: nullcontext(conn), site, until, days, targets):
         store(conn, found)
         fitted.append(found)
     return fitted
