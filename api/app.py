@@ -41,8 +41,9 @@ ROUTES = [
 
 def create_app(pool: ConnectionPool | None = None, settings: Settings | None = None) -> Litestar:
     """With a pool (of the primary), the caller owns it (tests); otherwise the app opens one from
-    settings. The read endpoints read through app.state.pool: the replicas of
-    settings.read_urls when they serve, else that primary (api.replicas)."""
+    settings. Every route reads through api.replicas.reads (one database per request) from
+    app.state.read_pools: the replicas of settings.read_urls when they serve, else that
+    primary."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -56,7 +57,7 @@ def create_app(pool: ConnectionPool | None = None, settings: Settings | None = N
             app.state.catalog = load_catalog(conn)
             check_views(conn, settings)
             app.state.deid = load_deid_catalog(conn)
-        app.state.pool = ReadPools(
+        app.state.read_pools = ReadPools(
             primary,
             settings.read_urls,
             max_lag_s=settings.replica_max_lag_s,
@@ -67,7 +68,7 @@ def create_app(pool: ConnectionPool | None = None, settings: Settings | None = N
         try:
             yield
         finally:
-            app.state.pool.close()
+            app.state.read_pools.close()
             if pool is None:
                 primary.close()
 

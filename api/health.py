@@ -47,5 +47,5 @@ def _database(state: DatabaseState, serves_reads: bool) -> DatabaseHealth:
     sync_to_thread=True,
 )
 def health(request: Request) -> Response[Health]:
-    body, status = health_of(request.app.state.pool.check())
+    body, status = health_of(request.app.state.read_pools.check())
     return Response(body, status_code=status, headers={"Cache-Control": "no-store"})

@@ -7,14 +7,15 @@ is up and at most ESS_REPLICA_MAX_LAG_SECONDS behind, else from the primary; a r
 fails to give a connection is marked down at once and the next one is asked. Migrations, loads
 and refreshes never come here: they connect to DATABASE_URL.
 
-ReadPools stands where a ConnectionPool stood (`connection()`), so the execute steps of the
-routes stay as they are: only the SQL step holds a connection, now of the chosen database.
-
-An answer of several statements (a download's slices, a no_page list, a page with its count or
-its seek, an analysis that reads its bucket window first) reads them all from one database:
-`pinned()` chooses at the first statement and keeps that choice, since replicas replay at
+Every route reads through `reads(request)`: one PinnedReads per request, which stands where a
+ConnectionPool stood (`connection()`), so the execute steps stay as they are: only the SQL step
+holds a connection, now of the chosen database. All the statements of one answer (a download's
+slices, a no_page list, a page with its count or its seek, an analysis that reads its bucket
+window first) read from the database chosen at its first statement, since replicas replay at
 different positions and one file must not mix them. If that database fails later, the answer
-fails as it would on the primary; it does not move to another."""
+fails as it would on the primary; it does not move to another. The app's ReadPools
+(`app.state.read_pools`) itself lends no connection: only the health check, which asks every
+database, uses it directly."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 import psycopg
+from litestar import Request
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from api.db import replica_pool
@@ -131,12 +133,6 @@ class ReadPools:
         return PinnedReads(self)
 
     @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection]:
-        """A connection of a replica that serves reads, else of the primary."""
-        with self.pinned().connection() as conn:
-            yield conn
-
-    @contextmanager
     def _first_connection(self) -> Iterator[tuple[Replica | None, psycopg.Connection]]:
         """The next serving replica that lends a connection (None: the primary) and it."""
         with ExitStack() as stack:
@@ -190,8 +186,18 @@ class ReadPools:
             replica.pool.close()
 
 
+def reads(request: Request) -> PinnedReads:
+    """Where this request's statements read: made at its first read and kept on request.state,
+    so every statement of the answer, whichever function runs it, reads from one database."""
+    pinned = request.state.get("reads")
+    if pinned is None:
+        pinned = request.state.reads = request.app.state.read_pools.pinned()
+    return pinned
+
+
 class PinnedReads:
-    """The reads of one answer (ReadPools.pinned): all from the database chosen at the first."""
+    """The reads of one answer (ReadPools.pinned): all from the database chosen at the first,
+    through `connection()` as from a pool."""
 
     def __init__(self, pools: ReadPools) -> None:
         self.pools = pools

@@ -99,13 +99,13 @@ def test_replicas_take_reads_in_turn_and_a_down_or_lagging_one_is_skipped(pool):
         for replica, state in zip(pools.replicas, [*states, judge("", 31.0, 30)], strict=True):
             replica.state = state
         for _ in range(4):
-            with pools.connection() as conn:
+            with pools.pinned().connection() as conn:
                 assert conn.execute("SELECT 1").fetchone() == (1,)
         assert [r.pool.lent for r in pools.replicas] == [2, 0, 2, 0]
         for replica in pools.replicas:
             replica.state = judge("", None, 30, "gone")
         before = pool.get_stats().get("requests_num", 0)
-        with pools.connection() as conn:  # none serves: the primary reads
+        with pools.pinned().connection() as conn:  # none serves: the primary reads
             assert conn.execute("SELECT 2").fetchone() == (2,)
         assert pool.get_stats()["requests_num"] == before + 1
     finally:
@@ -119,7 +119,7 @@ def test_a_down_replica_is_found_down_and_one_failing_to_connect_is_marked_down(
         assert pools.states()[1].problem == "Connection refused"  # no host name
         pools.replicas[0].state = judge("replica 1", 0.0, 30.0)  # believed up since the last check
         before = pool.get_stats().get("requests_num", 0)
-        with pools.connection() as conn:
+        with pools.pinned().connection() as conn:
             assert conn.execute("SELECT 2").fetchone() == (2,)
         assert pool.get_stats()["requests_num"] == before + 1  # the primary answered
         assert pools.replicas[0].state.state == "down"
@@ -178,7 +178,7 @@ def test_a_pinned_replica_that_fails_fails_the_answer_and_is_marked_down(pool):
         with pytest.raises(psycopg.OperationalError), reads.connection():
             pass  # no other database takes over: rows of another replay position would mix
         assert pools.replicas[0].state.state == "down"
-        with pools.connection() as conn:  # the next answer reads from the primary
+        with pools.pinned().connection() as conn:  # the next answer reads from the primary
             assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)
     finally:
         pools.close()
@@ -212,7 +212,7 @@ def test_each_download_reads_all_its_slices_from_one_database_and_the_next_rotat
         client.app.state.operating_data = replace(
             OperatingDataSettings.from_env(), download_slice_rows=slice_rows
         )
-        served = stand_in_replicas(client.app.state.pool, pool, 2)
+        served = stand_in_replicas(client.app.state.read_pools, pool, 2)
         chosen = []
         for _ in range(4):
             served.clear()
@@ -247,13 +247,64 @@ def test_an_answer_of_several_statements_reads_them_from_one_database(pool, site
         client.app.state.operating_data = replace(
             OperatingDataSettings.from_env(), seek_min_offset=0
         )
-        served = stand_in_replicas(client.app.state.pool, pool, 2)
+        served = stand_in_replicas(client.app.state.read_pools, pool, 2)
         chosen = []
         for _ in range(2):
             served.clear()
             response = client.get(path, params=params)
             assert response.status_code == 200, response.text
             assert len(served) == connections and set(served) == {served[0]}, served
+            chosen.append(served[0])
+    assert chosen == ["replica 1", "replica 2"]
+
+
+ONE_DAY = {"date": "2022-05-10"}
+EVERY_FAMILY = {  # an answer of each route family: its path and its query
+    "sites": ("/api/ess/operating-sites/", {}),
+    "site": ("/api/ess/operating-sites/{site}/", {}),
+    "latest rows": ("/api/ess/operating-sites/{site}/banks/1/racks/latest", {}),
+    "aggregate": (
+        "/api/ess/operating-sites/{site}/aggregate/",
+        {**ONE_DAY, "component": "rack", "metrics": "avg:rack_soc"},
+    ),
+    "SoCP": ("/api/ess/stats/socp/operating-sites/{site}/banks/1/racks/", ONE_DAY),
+    "protection episodes": ("/api/ess-feature/protectionmap/operating-sites/{site}/", ONE_DAY),
+    "protection level counts": (
+        "/api/ess-feature/protectionmap/operating-sites/{site}/stats/log-level-count/",
+        ONE_DAY,
+    ),
+    "completeness": (
+        "/api/ess/operating-sites/{site}/completeness/",
+        {"start-date": "2022-05-10"},
+    ),
+    "SoL": (
+        "/api/ess/stats/forecasting-sol/operating-sites/{site}/banks/",
+        {"start-date": "2022-05-10", "end-date": "2022-05-11"},
+    ),
+    "forecast": (
+        "/api/ess/stats/forecasting-rack-sos/operating-sites/{site}/banks/1/racks/",
+        ONE_DAY,
+    ),
+    "forecast models": ("/api/ess/stats/forecasting-models/operating-sites/{site}/", {}),
+}
+
+
+@pytest.mark.parametrize("kind", EVERY_FAMILY)
+def test_every_route_family_reads_through_the_requests_pinned_reader(pool, site, kind):
+    """A route reading from the primary's pool, or from a reader of its own, would show up as
+    a connection no stand-in lent, or as one request served by two databases."""
+    path, params = EVERY_FAMILY[kind]
+    with TestClient(app=create_app(pool=pool, settings=settings_for_tests())) as client:
+        client.headers.update(bearer())
+        served = stand_in_replicas(client.app.state.read_pools, pool, 2)
+        chosen = []
+        for _ in range(2):
+            served.clear()
+            before = pool.get_stats().get("requests_num", 0)
+            response = client.get(path.format(site=site), params=params)
+            assert response.status_code == 200, response.text
+            lent = pool.get_stats()["requests_num"] - before  # the stand-ins lend from it too
+            assert served and set(served) == {served[0]} and lent == len(served), served
             chosen.append(served[0])
     assert chosen == ["replica 1", "replica 2"]
 
@@ -314,7 +365,7 @@ def wait_for(condition, seconds: float = 20.0, step: float = 0.1):
 
 
 def in_recovery(pools: ReadPools) -> bool:
-    with pools.connection() as conn:
+    with pools.pinned().connection() as conn:
         return conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
 
 

@@ -14,6 +14,7 @@ from api.forecasting.stored import StoredModelSummary, current_models
 from api.forecasting.targets import TARGETS, Target
 from api.operating_data.parse import query_values
 from api.params import parse_timezone
+from api.replicas import reads
 
 DESCRIPTION = (
     "Parameters: start-time and end-time, or date (one local day, half-open); tz; "
@@ -27,7 +28,7 @@ def serve(request: Request, target: Target, site: int, bank: int, rack: int | No
     found = catalog.require_site(site)
     args = parse_forecast_args(request.query_params.multi_items(), target, found.timezone)
     plan = plan_forecast(catalog, site, bank, rack, target, args)
-    data = read_forecast(request.app.state.pool, plan)
+    data = read_forecast(reads(request), plan)
     return day_ahead_items(plan, data) if target.day_ahead else ten_minute_items(plan, data)
 
 
@@ -65,7 +66,7 @@ class ForecastModelController(Controller):
         values = query_values(request.query_params.multi_items(), ("tz",))
         found = request.app.state.catalog.require_site(site)
         tz = parse_timezone(values.get("tz"), found.timezone)
-        with request.app.state.pool.connection() as conn:
+        with reads(request).connection() as conn:
             models = current_models(conn, site)
         return [model.in_zone(tz) for model in models]
 

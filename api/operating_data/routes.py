@@ -37,7 +37,7 @@ from api.operating_data.respond import (
 )
 from api.operating_data.settings import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, OperatingDataSettings
 from api.params import WINDOW_DOCS, query_doc
-from api.replicas import PinnedReads
+from api.replicas import reads
 
 DatasetFor = Callable[[Request, int, str], Dataset]
 
@@ -45,11 +45,6 @@ DatasetFor = Callable[[Request, int, str], Dataset]
 def settings_of(request: Request) -> OperatingDataSettings:
     """The app's settings (made at its creation; tests replace them)."""
     return request.app.state.operating_data
-
-
-def reads_of(request: Request) -> PinnedReads:
-    """Where the statements of this answer read: one database for all of them (api.replicas)."""
-    return request.app.state.pool.pinned()
 
 
 def operating_dataset_for(request: Request, site_id: int, component: str) -> Dataset:
@@ -70,13 +65,13 @@ def serve_page(
     if isinstance(args, WholeListArgs):
         return whole_list_response(
             request,
-            reads_of(request),
+            reads(request),
             selection,
             "csv" if wants_csv(request) else "json",
             settings.download_slice_rows,
         )
     plan = plan_page(selection, args, settings)
-    data = read_page(reads_of(request), plan)
+    data = read_page(reads(request), plan)
     if plan.offset and not data.lines:
         raise not_found("page", f"page {args.page} is past the last page of this window")
     return rows_response(request, plan.selection, data, page_links(request, settings, plan, data))
@@ -88,7 +83,7 @@ def serve_latest(
     fixed = fix_series(dataset, bank, rack)
     selected = parse_latest_args(dataset, request.query_params.multi_items())
     selection = select(dataset, selected, fixed)
-    return rows_response(request, selection, read_latest(reads_of(request), selection))
+    return rows_response(request, selection, read_latest(reads(request), selection))
 
 
 async def serve_download(request: Request, dataset: Dataset) -> Stream:
@@ -99,7 +94,7 @@ async def serve_download(request: Request, dataset: Dataset) -> Stream:
     selection = select(dataset, args.selected, fix_series(dataset, args.bank, args.rack))
     return await download_response(
         request,
-        reads_of(request),
+        reads(request),
         selection,
         download_format(request, args.format),
         settings.download_slice_rows,

@@ -15,6 +15,7 @@ from api.catalog.units import unit_of
 from api.operating_data.dataset import operating_dataset
 from api.operating_data.execute import stored_bounds
 from api.operating_data.plan import whole
+from api.replicas import reads
 
 
 class ColumnInfo(msgspec.Struct):
@@ -107,7 +108,7 @@ class SiteController(Controller):
     @get("/", summary="List the operating sites", sync_to_thread=True)
     def list_sites(self, request: Request) -> list[SiteInfo]:
         catalog = catalog_of(request)
-        with request.app.state.pool.connection() as conn:
+        with reads(request).connection() as conn:
             return [
                 site_info(catalog, s, time_ranges(conn, catalog, s)) for s in catalog.sites.values()
             ]
@@ -120,5 +121,5 @@ class SiteController(Controller):
     def get_site(self, request: Request, site: FromPath[int]) -> SiteInfo:
         catalog = catalog_of(request)
         found = catalog.require_site(site)
-        with request.app.state.pool.connection() as conn:
+        with reads(request).connection() as conn:
             return site_info(catalog, found, time_ranges(conn, catalog, found))

@@ -20,6 +20,7 @@ from api.analytics.aggregates.plan import StoredLevel, plan
 from api.analytics.aggregates.sql import aggregate_levels, build_query, stored_levels
 from api.db import fetch
 from api.params import WINDOW_DOCS, bucket_width_doc, query_doc, query_of
+from api.replicas import reads
 
 BUCKET_DOCS = {
     **WINDOW_DOCS,
@@ -43,7 +44,7 @@ def levels_of(request: Request) -> list[StoredLevel]:
     """The continuous aggregates, read once per application (they change only by migration)."""
     state = request.app.state
     if state.get("aggregate_levels") is None:
-        state.aggregate_levels = stored_levels(state.pool)
+        state.aggregate_levels = stored_levels(reads(request))
     return state.aggregate_levels
 
 
@@ -51,7 +52,7 @@ def answer(request: Request, aggregate: AggregateRequest) -> Response:
     """levels (the database's verdict) -> plan -> SQL -> JSON, the source in a header. The
     question and the statement share one pooled connection (one checkout, one reset)."""
     levels = levels_of(request)
-    with request.app.state.pool.connection() as conn:
+    with reads(request).connection() as conn:
         chosen = plan(aggregate, aggregate_levels(conn, aggregate, levels))
         items = fetch(conn, build_query(chosen), dict, aggregate.tz)
     return Response(

@@ -9,6 +9,7 @@ from api.analytics.completeness.parse import COMPLETENESS_PARAMETERS, parse_comp
 from api.analytics.completeness.sql import DayCompleteness, completeness_statement
 from api.db import fetch
 from api.params import DAY_RANGE_DOCS, query_doc, query_of
+from api.replicas import reads
 
 COMPLETENESS_DOCS = {
     **DAY_RANGE_DOCS,
@@ -38,4 +39,4 @@ class CompletenessController(Controller):
     def completeness(self, request: Request, site: FromPath[int]) -> list[DayCompleteness]:
         site_id = request.app.state.catalog.require_site(site).site_id
         query = parse_completeness(site_id, query_of(request, COMPLETENESS_PARAMETERS))
-        return fetch(request.app.state.pool, completeness_statement(query), DayCompleteness)
+        return fetch(reads(request), completeness_statement(query), DayCompleteness)

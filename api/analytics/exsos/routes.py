@@ -11,6 +11,7 @@ from api.analytics.series import requested_series
 from api.db import fetch
 from api.errors import bad_parameter
 from api.params import WINDOW_DOCS, parse_int, query_doc, query_of
+from api.replicas import reads
 
 EXSOS_PARAMETERS = (*BUCKET_PARAMETERS, "mode")
 MODE_DOCS = {
@@ -44,9 +45,8 @@ def serve_exsos(
     values = query_of(request, EXSOS_PARAMETERS)
     mode = parse_mode(values, default_mode, rack)
     count = series.rack_count() if mode == RACK_MODE else series.bank_count()
-    pool = request.app.state.pool.pinned()  # the window and the statement from one database
-    window = bucket_window(pool, values, series.tz, count)
-    return fetch(pool, exsos_statement(series, window, mode), ExSoSItem, series.tz)
+    window = bucket_window(reads(request), values, series.tz, count)
+    return fetch(reads(request), exsos_statement(series, window, mode), ExSoSItem, series.tz)
 
 
 class ExSoSController(Controller):

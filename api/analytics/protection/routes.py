@@ -27,6 +27,7 @@ from api.analytics.protection.sql import (
 )
 from api.db import fetch
 from api.params import WINDOW_DOCS, bucket_width_doc, query_doc, query_of
+from api.replicas import reads
 
 MAX_GAP_DOCS = {
     "max_gap": query_doc(
@@ -89,7 +90,7 @@ class ProtectionMapController(Controller):
     def episodes(self, request: Request, site: FromPath[int]) -> EpisodeAnswer:
         found = request.app.state.catalog.require_site(site)
         query = parse_episodes(found, query_of(request, EPISODE_PARAMETERS), EPISODE_KEYS)
-        rows = fetch(request.app.state.pool, episodes_statement(query), EpisodeRow, query.window.tz)
+        rows = fetch(reads(request), episodes_statement(query), EpisodeRow, query.window.tz)
         return episodes_answer(request, query, rows)
 
 
@@ -113,4 +114,4 @@ class LevelCountController(Controller):
         found = request.app.state.catalog.require_site(site)
         query = parse_counts(found, query_of(request, COUNT_PARAMETERS))
         statement = level_counts_statement(query)
-        return fetch(request.app.state.pool, statement, LevelCount, query.window.tz)
+        return fetch(reads(request), statement, LevelCount, query.window.tz)

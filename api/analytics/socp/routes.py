@@ -12,6 +12,7 @@ from api.analytics.socp.parse import CHARGE_STATUSES, PERIODS, SOCP_PARAMETERS, 
 from api.analytics.socp.sql import SoCPItem, socp_statement
 from api.db import fetch
 from api.params import WINDOW_DOCS, query_doc, query_of
+from api.replicas import reads
 
 SOCP_DOCS = {
     "period": query_doc(
@@ -36,7 +37,7 @@ SOCP_DOCS = {
 def serve_socp(request: Request, site: int, bank: int, rack: int | None = None) -> list[SoCPItem]:
     series = requested_series(request, site, bank, rack)
     planned = plan_socp(series, query_of(request, SOCP_PARAMETERS), datetime.now(UTC))
-    return fetch(request.app.state.pool, socp_statement(planned), SoCPItem, series.tz)
+    return fetch(reads(request), socp_statement(planned), SoCPItem, series.tz)
 
 
 class SoCPController(Controller):

@@ -13,6 +13,7 @@ from api.analytics.sol.respond import SoLAnswer, SoLItem, sol_answer, sol_items
 from api.analytics.sol.sql import DayRow, ModelRow, sol_days_statement, sol_models_statement
 from api.db import fetch
 from api.params import HALF_OPEN_DAY_RANGE_DOCS, query_doc, query_of
+from api.replicas import reads
 
 SOL_DOCS = {
     **HALF_OPEN_DAY_RANGE_DOCS,
@@ -38,16 +39,15 @@ def serve_sol_days(
     request: Request, site: int, bank: int | None = None, rack: int | None = None
 ) -> list[SoLItem]:
     planned = sol_request(request, site, bank, rack)
-    return sol_items(planned, fetch(request.app.state.pool, sol_days_statement(planned), DayRow))
+    return sol_items(planned, fetch(reads(request), sol_days_statement(planned), DayRow))
 
 
 def serve_sol_detail(
     request: Request, site: int, bank: int | None = None, rack: int | None = None
 ) -> SoLAnswer:
     planned = sol_request(request, site, bank, rack)
-    pool = request.app.state.pool.pinned()  # days and models from one database
-    days = fetch(pool, sol_days_statement(planned), DayRow)
-    models = fetch(pool, sol_models_statement(planned), ModelRow)
+    days = fetch(reads(request), sol_days_statement(planned), DayRow)
+    models = fetch(reads(request), sol_models_statement(planned), ModelRow)
     return sol_answer(planned, days, models)
 
 

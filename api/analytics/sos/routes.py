@@ -10,14 +10,14 @@ from api.analytics.series import requested_series
 from api.analytics.sos.sql import SoSItem, sos_statement
 from api.db import fetch
 from api.params import WINDOW_DOCS, query_of
+from api.replicas import reads
 
 
 def serve_sos(request: Request, site: int, bank: int, rack: int | None = None) -> list[SoSItem]:
     series = requested_series(request, site, bank, rack)
     values = query_of(request, BUCKET_PARAMETERS)
-    pool = request.app.state.pool.pinned()  # the window and the statement from one database
-    window = bucket_window(pool, values, series.tz, series.rack_count())
-    return fetch(pool, sos_statement(series, window), SoSItem, series.tz)
+    window = bucket_window(reads(request), values, series.tz, series.rack_count())
+    return fetch(reads(request), sos_statement(series, window), SoSItem, series.tz)
 
 
 class SoSController(Controller):
