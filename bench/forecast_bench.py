@@ -19,7 +19,6 @@ import io
 import os
 import sys
 import time
-from contextlib import nullcontext
 from datetime import date
 
 import msgspec
@@ -35,6 +34,7 @@ from api.forecasting.plan import plan_forecast
 from api.forecasting.respond import ten_minute_items
 from api.forecasting.stored import current_models
 from api.forecasting.targets import BY_NAME
+from api.forecasting.train import one_connection
 
 DAY = date(2023, 4, 10)
 RAW_SQL = (
@@ -61,7 +61,7 @@ def main() -> int:
                 generate_run_demo(conn, progress=lambda line: None)
                 print(f"demo (make run's): {time.perf_counter() - began:.1f} s")
             began = time.perf_counter()
-            train_all(lambda: nullcontext(conn), io.StringIO())
+            train_all(one_connection(conn), io.StringIO())
             training_s = time.perf_counter() - began
             catalog = load_catalog(conn)
             summaries = current_models(conn, None)

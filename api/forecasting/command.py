@@ -6,7 +6,6 @@ import argparse
 import sys
 import threading
 import time
-from contextlib import nullcontext
 from datetime import date
 from typing import IO
 
@@ -21,7 +20,15 @@ from api.engine import database
 from api.errors import ProblemError
 from api.forecasting.stored import StoredModelSummary, current_models
 from api.forecasting.targets import TARGETS, Target
-from api.forecasting.train import MIN_DAYS, Connect, Fitted, ForecastError, fit_site, store
+from api.forecasting.train import (
+    MIN_DAYS,
+    Connect,
+    Fitted,
+    ForecastError,
+    fit_site,
+    one_connection,
+    store,
+)
 from api.params import parse_date
 
 DEFAULT_DAYS = 8
@@ -65,7 +72,7 @@ def run(conn: psycopg.Connection, args: argparse.Namespace, out: IO[str] = sys.s
         raise ForecastError(exc.detail) from None
     sites = sites or sites_with_data(conn, catalog)
     work = [(site, TARGETS) for site in sites]
-    train_sites(lambda: nullcontext(conn), work, until, args.days, out)
+    train_sites(one_connection(conn), work, until, args.days, out)
     return 0
 
 
@@ -157,7 +164,7 @@ class BackgroundTraining:
                 train_all(self.pool.connection, self.out, self.work, self.stopping)
                 return
             with connect(self.url) as conn:
-                train_all(lambda: nullcontext(conn), self.out, self.work, self.stopping)
+                train_all(one_connection(conn), self.out, self.work, self.stopping)
         except Exception as exc:  # the API keeps serving; the engine's loss ends it on its own
             print(f"forecast: training failed: {exc}", file=sys.stderr, flush=True)
 

@@ -318,6 +318,11 @@ def training_window(
 Connect = Callable[[], AbstractContextManager[psycopg.Connection]]
 
 
+def one_connection(conn: psycopg.Connection) -> Connect:
+    """A Connect that lends this open connection every time (whoever opened it closes it)."""
+    return lambda: nullcontext(conn)
+
+
 def fit_site(
     connect: Connect,
     site: Site,
@@ -359,7 +364,7 @@ def train_site(
 ) -> list[Fitted]:
     """Every target of `targets`, each stored as soon as it is fitted."""
     fitted: list[Fitted] = []
-    for found in fit_site(lambda: nullcontext(conn), site, until, days, targets):
+    for found in fit_site(one_connection(conn), site, until, days, targets):
         store(conn, found)
         fitted.append(found)
     return fitted
