@@ -149,13 +149,20 @@ def sql_text(module_file: str, name: str) -> str:
 def session(pool: ConnectionPool, tz: str | None = None) -> Iterator[psycopg.Connection]:
     """A pooled connection inside a transaction, with the session TimeZone `tz` if given (then
     timestamps formatted by the database carry its offset); nothing outlives the transaction."""
-    with pool.connection() as conn, conn.transaction():
+    with pool.connection() as conn, transaction_in_zone(conn, tz):
+        yield conn
+
+
+@contextmanager
+def transaction_in_zone(conn: psycopg.Connection, tz: str | None) -> Iterator[None]:
+    """`session` on a connection already held (benches): a transaction, TimeZone `tz` in it."""
+    with conn.transaction():
         if tz is not None:
             try:
                 conn.execute("SELECT set_config('TimeZone', %s, true)", (tz,))
             except psycopg.errors.InvalidParameterValue:
                 raise bad_parameter("tz", f"{tz!r} is not a time zone the database knows") from None
-        yield conn
+        yield
 
 
 def _local_times(tz: tzinfo | None) -> RowFactory[dict[str, Any]]:

@@ -49,7 +49,7 @@ from common import (
 )
 
 from api.catalog.model import load_catalog
-from api.db import connect
+from api.db import connect, transaction_in_zone
 from api.operating_data.dataset import operating_dataset
 from api.operating_data.execute import page_on
 from api.operating_data.parse import Selected
@@ -113,11 +113,13 @@ def engine_statement(selection: Selection, page: int):
 
 
 def run_on(conn, statement) -> None:
-    with conn.transaction():
-        conn.execute("SELECT set_config('TimeZone', 'Asia/Seoul', true)")
-        with conn.cursor().copy(copy_statement(statement[0], True), statement[1]) as copy:
-            for _ in copy:
-                pass
+    query, params = statement
+    with (
+        transaction_in_zone(conn, SEOUL.key),
+        conn.cursor().copy(copy_statement(query, True), params) as copy,
+    ):
+        for _ in copy:
+            pass
 
 
 def throughput(make: Callable[[], Callable[[], None]], seconds: float) -> float:
@@ -261,8 +263,7 @@ def bench_depths(url: str, site_id: int, repetitions: int, report: dict) -> None
             plan = PagePlan(selection, PAGE_SIZE, offset, None, None, seeks)
 
             def read() -> object:
-                with conn.transaction():
-                    conn.execute("SELECT set_config('TimeZone', 'Asia/Seoul', true)")
+                with transaction_in_zone(conn, SEOUL.key):
                     return page_on(conn, plan)
 
             return read
