@@ -63,8 +63,8 @@ RACKS = operating_dataset(CATALOG, SITE, "rack")
 PCS = operating_dataset(CATALOG, SITE, "pcs")
 SETTINGS = OperatingDataSettings(cursor_key=b"k" * 32)
 TIME = (
-    "replace(to_char(\"ts\", 'YYYY-MM-DD\"T\"HH24:MI:SS.USTZH:TZM'), '.000000', '') "
-    'AS "timestamp"'
+    """CASE WHEN "ts" = "ts"::timestamptz(0) THEN btrim(to_json("ts")::text, '"') """
+    """ELSE to_char("ts", 'YYYY-MM-DD"T"HH24:MI:SS.USTZH:TZM') END AS "timestamp\""""
 )
 T0 = datetime(2022, 5, 10, 10, tzinfo=SEOUL)
 
