@@ -44,7 +44,13 @@ from api.operating_data.parse import (
 )
 from api.operating_data.plan import Selection, fix_series, plan_page, plan_slices, select
 from api.operating_data.settings import OperatingDataSettings
-from api.operating_data.sqlbuild import bounds_query, copy_statement, latest_query, rows_query
+from api.operating_data.sqlbuild import (
+    bounds_query,
+    copy_statement,
+    json_rows_query,
+    latest_query,
+    rows_query,
+)
 
 DAY = "2023-04-10"
 SITE, BANK, RACK = 2, 1, 1
@@ -52,20 +58,25 @@ SITE, BANK, RACK = 2, 1, 1
 
 @dataclass(frozen=True)
 class RawStatement:
-    """One statement as the API runs it: COPY to CSV (operating data) or rows fetched, in a
-    transaction with the session settings the API sets (the output zone, a slice's work_mem)."""
+    """One statement as the API runs it: COPY to CSV (downloads), JSON rows as one text (pages)
+    or rows fetched, in a transaction with the session settings the API sets (the output zone,
+    a slice's work_mem)."""
 
     statement: Statement
     copy: bool = False
     header: bool = False  # the COPY prints a header line
     settings: tuple[tuple[str, str], ...] = ()
+    json: bool = False  # the statement's one value holds the JSON rows, one per line
 
     def run(self, conn: psycopg.Connection) -> int:
-        """Rows read (data lines of a COPY's CSV)."""
+        """Rows read (data lines of a COPY's CSV, lines of the JSON rows)."""
         query, params = self.statement
         with conn.transaction() if self.settings else nullcontext():
             for name, value in self.settings:
                 conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+            if self.json:
+                text = conn.execute(query, params).fetchone()[0]
+                return 0 if text is None else text.count("\n") + 1
             if not self.copy:
                 return len(conn.execute(query, params).fetchall())
             with conn.cursor().copy(query, params) as copy:
@@ -111,6 +122,13 @@ def _copy(
     return RawStatement((copy_statement(query, header), params), True, header, settings)
 
 
+def _json(selection: Selection, statement: Statement) -> RawStatement:
+    """JSON rows, as the API reads them for a JSON page, in the output zone."""
+    return RawStatement(
+        json_rows_query(statement), settings=(("TimeZone", selection.tz),), json=True
+    )
+
+
 def _page(dataset_of: Callable[[Context], Dataset]) -> Statements:
     def statements(context: Context, query: dict[str, str]) -> list[RawStatement]:
         dataset = dataset_of(context)
@@ -120,7 +138,7 @@ def _page(dataset_of: Callable[[Context], Dataset]) -> Statements:
         selection = select(dataset, args.selected, fix_series(dataset, BANK, RACK))
         page = plan_page(selection, args, settings)
         # the first page: one row more than the page tells whether another follows
-        return [_copy(selection, rows_query(selection, limit=page.size + 1))]
+        return [_json(selection, rows_query(selection, limit=page.size + 1))]
 
     return statements
 
@@ -129,7 +147,7 @@ def _latest(context: Context, query: dict[str, str]) -> list[RawStatement]:
     dataset = context.rack_dataset()
     selected = parse_latest_args(dataset, query.items())
     selection = select(dataset, selected, fix_series(dataset, BANK, None))
-    return [_copy(selection, latest_query(selection))]
+    return [_json(selection, latest_query(selection))]
 
 
 def _average(context: Context, query: dict[str, str]) -> list[RawStatement]:

@@ -6,6 +6,7 @@ import csv
 import gzip
 import io
 import json
+import math
 from dataclasses import replace
 from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -13,7 +14,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 from api.catalog.model import load_catalog
-from api.operating_data.settings import PAGE_SIZE_MAX
+from api.operating_data.dataset import operating_dataset
+from api.operating_data.execute import read_page
+from api.operating_data.parse import parse_page_args
+from api.operating_data.plan import fix_series, plan_page, select
+from api.operating_data.settings import PAGE_SIZE_MAX, OperatingDataSettings
+from tests.helpers import create_scratch_site
 from tests.operating_data_site import (
     FRACTIONAL_PCS,
     MISSING,
@@ -210,8 +216,13 @@ def test_tz_changes_the_offset_not_the_instant(api, site):
     assert [datetime.fromisoformat(r["timestamp"]) for r in seoul] == [
         datetime.fromisoformat(r["timestamp"]) for r in utc
     ]
-    ny = get_json(api, url(site, "banks/1/"), page_size=1, tz="America/New_York")["results"]
-    assert ny[0]["timestamp"] == "2022-05-09T21:00:00-04:00"
+    for zone, shown in [
+        ("America/New_York", "2022-05-09T21:00:00-04:00"),
+        ("America/St_Johns", "2022-05-09T22:30:00-02:30"),
+        ("Asia/Kathmandu", "2022-05-10T06:45:00+05:45"),
+    ]:
+        first = get_json(api, url(site, "banks/1/"), page_size=1, tz=zone)["results"][0]
+        assert first["timestamp"] == shown
 
 
 @pytest.mark.parametrize(
@@ -388,6 +399,48 @@ def test_accept_csv_returns_the_same_rows(api, site):
     next_link = response.headers["link"]
     assert next_link.startswith("<http") and 'rel="next"' in next_link
     assert page["next"].split("cursor=")[1] in next_link
+
+
+NON_FINITE_SQL = """
+INSERT INTO ess.rack (ts, site_id, bank_id, rack_id, rack_soc, rack_voltage, rack_current,
+    rack_module_fault)
+VALUES (%(start)s, %(site)s, 1, 1, 'NaN', 'Infinity', '-Infinity', '{"module1": 1}'),
+    (%(start)s + interval '1 second', %(site)s, 1, 1, 1.5e-05, NULL, '-0', NULL),
+    (%(start)s + interval '1.25 seconds', %(site)s, 1, 1, 3.4e38, 'NaN', 0.1, '{"a": "NaN"}')
+"""
+
+
+def test_json_rows_hold_the_csv_values_and_null_for_non_finite_floats(pool):
+    """The database writes JSON rows and CSV lines separately: the same values either way,
+    except NaN and the infinities, which JSON has no number for."""
+    with pool.connection() as conn:
+        site_id = create_scratch_site(conn, 2, (1,), first_id=760, code="nonfinite")
+        conn.execute(NON_FINITE_SQL, {"start": START, "site": site_id})
+        catalog = load_catalog(conn)
+    dataset = operating_dataset(catalog, catalog.require_site(site_id), "rack")
+    args = parse_page_args(dataset, {"date": "2022-05-10"}.items(), timedelta(days=1))
+    selection = select(dataset, args.selected, fix_series(dataset, 1, 1))
+    settings = OperatingDataSettings(cursor_key=b"k" * 32)
+    json_page, csv_page = (
+        read_page(pool, plan_page(selection, args, settings, json=as_json))
+        for as_json in (True, False)
+    )
+    json_rows = [json.loads(line) for line in json_page.lines]
+    csv_rows = parse_csv(b"\n".join([csv_page.header, *csv_page.lines]).decode())
+    assert [r["rack_current"] for r in csv_rows] == ["-Infinity", "-0", "0.1"]
+    assert [r["rack_module_fault"] for r in json_rows] == [{"module1": 1}, None, {"a": "NaN"}]
+    for json_row, csv_row in zip(json_rows, csv_rows, strict=True):
+        assert list(json_row) == list(csv_row)
+        for name, text in csv_row.items():
+            if name == "timestamp":
+                expected = text
+            elif name == "rack_module_fault":
+                expected = json.loads(text) if text else None
+            else:
+                expected = float(text) if text and math.isfinite(float(text)) else None
+            assert json_row[name] == expected, name
+    assert json_rows[2]["timestamp"] == "2022-05-10T10:00:01.250000+09:00"
+    assert json_rows[0]["rack_soc"] is None and json_rows[1]["rack_soc"] == 1.5e-05
 
 
 def test_csv_of_an_empty_window_is_the_header(api, site):

@@ -26,19 +26,21 @@ def assert_unavailable(response) -> None:
     assert "SELECT" not in response.text and "psycopg" not in response.text
 
 
-def test_a_cancelled_statement_is_a_503_and_the_pool_recovers(site, client, monkeypatch):
+@pytest.mark.parametrize("accept", ["application/json", "text/csv"])
+def test_a_cancelled_statement_is_a_503_and_the_pool_recovers(site, client, monkeypatch, accept):
     path = f"/api/ess/operating-sites/{site}/etc/"
 
-    def cancelled(conn, statement, header):
+    def cancelled(conn, *statement, **header):
         # what a real server answers when statement_timeout fires (SQLSTATE 57014)
         conn.execute("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'query_canceled'; END $$")
 
     with monkeypatch.context() as patch:
-        patch.setattr(execute, "copy_csv", cancelled)
-        response = client.get(path)
+        patch.setattr(execute, "json_lines", cancelled)  # JSON rows
+        patch.setattr(execute, "copy_csv", cancelled)  # CSV
+        response = client.get(path, headers={"Accept": accept})
     assert_unavailable(response)
     assert "narrow" in response.json()["detail"]
-    assert client.get(path).status_code == 200  # the connection went back clean
+    assert client.get(path, headers={"Accept": accept}).status_code == 200  # a clean connection
 
 
 def test_an_exhausted_pool_is_a_503(site, migrated_url):

@@ -131,7 +131,7 @@ class ColumnarEncoder:
     """Slices of CSV -> the bytes of a Parquet file (one row group per slice) or of an Arrow
     IPC stream (one record batch per slice), ready to send after each slice."""
 
-    csv_header = False
+    csv_header = json = False
 
     def __init__(self, schema: pa.Schema, parquet: bool) -> None:
         self.schema = schema

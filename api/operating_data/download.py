@@ -34,17 +34,19 @@ from psycopg_pool import ConnectionPool
 
 from api.operating_data.execute import output_types, read_slice, stored_window
 from api.operating_data.plan import Selection, plan_slices
-from api.operating_data.respond import CSV_UTF8, JSON, accepts_gzip, row_objects
+from api.operating_data.respond import CSV_UTF8, JSON, accepts_gzip
 from api.operating_data.settings import GZIP_LEVEL
 from api.params import Window
 
 
 class Encoder(Protocol):
-    """Turns the CSV of each slice into the bytes of one file format."""
+    """Turns the rows of each slice (CSV, or JSON objects one per line) into the bytes of one
+    file format."""
 
     media_type: str
     extension: str
     csv_header: bool  # the first slice's COPY prints the header row
+    json: bool  # the slices' rows come as JSON objects, one per line (else as CSV)
     rows: int  # rows encoded so far
 
     def encode(self, chunks: list[bytes]) -> list[bytes]: ...
@@ -70,7 +72,7 @@ class Gzip:
 class CsvEncoder(Gzip):
     """The CSV as the database printed it."""
 
-    media_type, extension, csv_header = CSV_UTF8, "csv", True
+    media_type, extension, csv_header, json = CSV_UTF8, "csv", True, False
 
     def __init__(self, gzip: bool) -> None:
         super().__init__(gzip)
@@ -92,20 +94,19 @@ class JsonEncoder(Gzip):
     """One JSON array of the rows of all slices (no_page lists), each row exactly as in the
     results of a JSON page."""
 
-    media_type, extension, csv_header = JSON, "json", False
+    media_type, extension, csv_header, json = JSON, "json", False, True
 
-    def __init__(self, selection: Selection, gzip: bool) -> None:
+    def __init__(self, gzip: bool) -> None:
         super().__init__(gzip)
-        self.selection = selection
         self.rows = 0
 
     def encode(self, chunks: list[bytes]) -> list[bytes]:
-        objects = row_objects(self.selection, b"".join(chunks))
-        if not objects:
+        lines = b"".join(chunks)
+        if not lines:
             return []
-        text = ("," if self.rows else "[") + ",".join(objects)
-        self.rows += len(objects)
-        return self.output([text.encode()])
+        text = (b"," if self.rows else b"[") + lines.replace(b"\n", b",")
+        self.rows += lines.count(b"\n") + 1
+        return self.output([text])
 
     def finish(self) -> list[bytes]:
         return self.end([b"]" if self.rows else b"[]"])
@@ -115,7 +116,7 @@ def new_encoder(pool: ConnectionPool, selection: Selection, format: str, gzip: b
     if format == "csv":
         return CsvEncoder(gzip)
     if format == "json":
-        return JsonEncoder(selection, gzip)
+        return JsonEncoder(gzip)
     # pyarrow is imported by the first columnar download only (it adds ~80 MB to the RSS of
     # a server that only ever sends CSV)
     from api.operating_data.columnar import ColumnarEncoder, arrow_schema
@@ -144,7 +145,8 @@ def read_encoded(
     pool: ConnectionPool, selection: Selection, encoder: Encoder, window: Window, first: bool
 ) -> list[bytes]:
     """One slice, read and encoded (in a worker thread)."""
-    return encoder.encode(read_slice(pool, selection, window, first and encoder.csv_header))
+    header = first and encoder.csv_header
+    return encoder.encode(read_slice(pool, selection, window, header, encoder.json))
 
 
 @dataclass

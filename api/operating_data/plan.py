@@ -95,13 +95,16 @@ class PagePlan:
     # the first row is located from the per-minute counts of the component's 1-minute
     # aggregate (execute.py), not reached by OFFSET
     seeks: bool = False
+    json: bool = False  # the rows as JSON objects (else CSV lines)
 
     @property
     def first_page(self) -> bool:
         return self.cursor is None and self.offset == 0
 
 
-def plan_page(selection: Selection, args: PageArgs, settings: OperatingDataSettings) -> PagePlan:
+def plan_page(
+    selection: Selection, args: PageArgs, settings: OperatingDataSettings, json: bool = False
+) -> PagePlan:
     cursor = None
     if args.cursor is not None:
         cursor = decode_cursor(
@@ -130,7 +133,13 @@ def plan_page(selection: Selection, args: PageArgs, settings: OperatingDataSetti
                 "row per second and series; narrow the window or use count=estimated",
             )
     return PagePlan(
-        selection, args.page_size, offset, cursor, args.count, seeks(selection, offset, settings)
+        selection,
+        args.page_size,
+        offset,
+        cursor,
+        args.count,
+        seeks(selection, offset, settings),
+        json,
     )
 
 

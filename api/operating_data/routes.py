@@ -70,11 +70,11 @@ def serve_page(
             "csv" if wants_csv(request) else "json",
             settings.download_slice_rows,
         )
-    plan = plan_page(selection, args, settings)
+    plan = plan_page(selection, args, settings, json=not wants_csv(request))
     data = read_page(reads(request), plan)
     if plan.offset and not data.lines:
         raise not_found("page", f"page {args.page} is past the last page of this window")
-    return rows_response(request, plan.selection, data, page_links(request, settings, plan, data))
+    return rows_response(request, data, page_links(request, settings, plan, data))
 
 
 def serve_latest(
@@ -83,7 +83,8 @@ def serve_latest(
     fixed = fix_series(dataset, bank, rack)
     selected = parse_latest_args(dataset, request.query_params.multi_items())
     selection = select(dataset, selected, fixed)
-    return rows_response(request, selection, read_latest(reads(request), selection))
+    data = read_latest(reads(request), selection, json=not wants_csv(request))
+    return rows_response(request, data)
 
 
 async def serve_download(request: Request, dataset: Dataset) -> Stream:

@@ -6,6 +6,8 @@ statement can be checked on its own (tests/test_operating_data_sqlbuild.py).
 
 Row statements format the time column as ISO 8601 text with the offset of the session's time
 zone (the caller sets it per transaction), so JSON pages and CSV files carry the same string.
+JSON rows are written by the database too (json_rows_query), with every value printed by the
+same output function as in the CSV.
 """
 
 from __future__ import annotations
@@ -17,9 +19,14 @@ from api.operating_data.dataset import TIME_NAME
 from api.operating_data.plan import MinuteCounts, Selection
 from api.params import Window
 
-# 2022-05-10T00:00:01+09:00 (microseconds only when there are some): RFC 3339, as the spec's
-# files had it; the plain timestamptz text would give "2022-05-10 00:00:01+09"
-_ISO_TIME = sql.SQL("replace(to_char({ts}, 'YYYY-MM-DD\"T\"HH24:MI:SS.USTZH:TZM'), '.000000', '')")
+# 2022-05-10T00:00:01+09:00, with microseconds (all six digits, as Python's isoformat) only when
+# there are some: RFC 3339, as the spec's files had it; the plain timestamptz text would give
+# "2022-05-10 00:00:01+09". A whole second, nearly every row, is printed by timestamptz's JSON
+# output, which costs half of to_char's
+_ISO_TIME = sql.SQL(
+    "CASE WHEN {ts} = {ts}::timestamptz(0) THEN btrim(to_json({ts})::text, '\"') "
+    "ELSE to_char({ts}, 'YYYY-MM-DD\"T\"HH24:MI:SS.USTZH:TZM') END"
+)
 
 Statement = tuple[sql.Composed, dict[str, object]]
 
@@ -285,6 +292,19 @@ def locate_query(
         pieces=sql.SQL(" UNION ALL ").join(pieces), offset=sql.Placeholder("offset")
     )
     return query, params
+
+
+def json_rows_query(statement: Statement) -> Statement:
+    """The rows of a rows statement (rows_query, latest_query) as one text value: each row a
+    compact JSON object with the published names as keys, one per line, in the statement's
+    order; NULL when there is no row. One value instead of a COPY message per row: the API
+    only splices the text into its answer (JSON text never holds a raw newline). A float
+    that is NaN or infinite comes out as a JSON string, "NaN" (execute.json_lines makes it
+    null)."""
+    query, params = statement
+    return sql.SQL(
+        "SELECT string_agg(row_to_json(page_row)::text, E'\\n') FROM ({}) AS page_row"
+    ).format(query), params
 
 
 def copy_statement(query: sql.Composed, header: bool) -> sql.Composed:
