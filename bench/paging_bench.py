@@ -12,8 +12,8 @@ rack rows). 1000-row pages of 3 fields:
 
 latency   page 1 and the last page of rack 1, page 1 and page 190 of the bank's racks (one
           client, median and p95 of --repetitions); beside them the engine running the page-1
-          statement and the OFFSET statement of the same page (COPY through psycopg,
-          as the API reads pages).
+          statement and the OFFSET statement of the same page (the JSON rows as one value
+          through psycopg, as the API reads JSON pages).
 req/s     8 clients asking for the same pages as fast as answers come, for --seconds each,
           through 1 API process and through --workers processes; beside them 8 threads running
           the page's statement through psycopg (page 1: the same SQL; deep pages: OFFSET).
@@ -54,7 +54,7 @@ from api.operating_data.dataset import operating_dataset
 from api.operating_data.execute import page_on
 from api.operating_data.parse import Selected
 from api.operating_data.plan import PagePlan, Selection, select
-from api.operating_data.sqlbuild import copy_statement, rows_query
+from api.operating_data.sqlbuild import json_rows_query, rows_query
 from api.params import Window
 
 DAY = date(2023, 4, 10)
@@ -113,13 +113,9 @@ def engine_statement(selection: Selection, page: int):
 
 
 def run_on(conn, statement) -> None:
-    query, params = statement
-    with (
-        transaction_in_zone(conn, SEOUL.key),
-        conn.cursor().copy(copy_statement(query, True), params) as copy,
-    ):
-        for _ in copy:
-            pass
+    """The page's rows as the API reads them for a JSON page: one text of JSON rows."""
+    with transaction_in_zone(conn, SEOUL.key):
+        conn.execute(*json_rows_query(statement)).fetchone()
 
 
 def throughput(make: Callable[[], Callable[[], None]], seconds: float) -> float:
