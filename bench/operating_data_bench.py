@@ -63,14 +63,14 @@ from common import (
 )
 
 from api.catalog.model import load_catalog
-from api.db import connect, open_pool
+from api.db import connect, open_pool, transaction_in_zone
 from api.operating_data.cursor import AFTER, Cursor, Position
 from api.operating_data.dataset import operating_dataset
 from api.operating_data.execute import SLICE_WORK_MEM, stored_window
 from api.operating_data.parse import Selected
 from api.operating_data.plan import Selection, plan_slices, select
 from api.operating_data.settings import OperatingDataSettings
-from api.operating_data.sqlbuild import copy_statement, rows_query
+from api.operating_data.sqlbuild import copy_statement, json_rows_query, rows_query
 from api.params import Window
 
 DAY = date(2023, 4, 10)
@@ -435,7 +435,7 @@ def bench_json(url: str, server: Server, site_id: int, report: dict) -> None:
         deep_rows = get(deep_url)["results"]
         assert get(path, {**params, "page": deep})["results"] == deep_rows
 
-        # the engine alone: the same statements through psycopg
+        # the engine alone: the same statements through psycopg (JSON rows, as a JSON page)
         selection = day_selection(url, site_id, (("bank_id", 1), ("rack_id", 1)))
         just_before = datetime.fromisoformat(deep_rows[0]["timestamp"]) - timedelta(microseconds=1)
         cursor_label, offset_label = f"page {deep}, cursor", f"page {deep}, page={deep} (OFFSET)"
@@ -450,11 +450,8 @@ def bench_json(url: str, server: Server, site_id: int, report: dict) -> None:
         with connect(url) as conn:
 
             def run(statement) -> None:
-                with conn.transaction():
-                    conn.execute("SELECT set_config('TimeZone', 'Asia/Seoul', true)")
-                    with conn.cursor().copy(copy_statement(statement[0], True), statement[1]) as c:
-                        for _ in c:
-                            pass
+                with transaction_in_zone(conn, SEOUL.key):
+                    conn.execute(*json_rows_query(statement)).fetchone()
 
             for label, statement in statements.items():
                 engine_times[label], _ = timed(lambda s=statement: run(s), repetitions)
