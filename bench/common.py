@@ -254,6 +254,57 @@ def closed_loop(
     }
 
 
+# -- where the CPU goes: the API's processes, the local database server's, this client's
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (the workers of `ess serve --workers N`)."""
+    pids, index = [pid], 0
+    while index < len(pids):
+        for task in Path(f"/proc/{pids[index]}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                pids += [int(child) for child in task.read_text().split()]
+        index += 1
+    return pids
+
+
+def database_pids() -> list[int]:
+    """The processes of a database server on this machine: PostgreSQL's, or the embedded
+    engine's (its Node launcher); none when the database runs elsewhere."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and (
+                (entry / "comm").read_text().strip() == "postgres"
+                or b"launcher.mjs" in (entry / "cmdline").read_bytes()
+            ):
+                pids.append(int(entry.name))
+    return pids
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User and system CPU seconds these processes have used (a process gone counts 0)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def cpu_used(server: Server) -> Iterator[dict[str, float]]:
+    """CPU seconds used meanwhile by the API's processes, the local database's and this
+    process (the clients), in the dict yielded, filled at the end."""
+    api, database = process_tree(server.pid), database_pids()
+    before = cpu_seconds(api), cpu_seconds(database), sum(os.times()[:2])
+    used: dict[str, float] = {}
+    yield used
+    after = cpu_seconds(api), cpu_seconds(database), sum(os.times()[:2])
+    for name, end, start in zip(("api", "database", "client"), after, before, strict=True):
+        used[name] = end - start
+
+
 def interleaved(
     first: Callable[[], object], second: Callable[[], object], repetitions: int
 ) -> tuple[list[float], list[float], object, object]:

@@ -17,6 +17,8 @@ latency   page 1 and the last page of rack 1, page 1 and page 190 of the bank's 
 req/s     8 clients asking for the same pages as fast as answers come, for --seconds each,
           through 1 API process and through --workers processes; beside them 8 threads running
           the page's statement through psycopg (page 1: the same SQL; deep pages: OFFSET).
+          Then the CPU each API request cost the API's processes, the database server (when
+          it runs on this machine) and the clients, from /proc.
 depths    (--depths: this section alone) the statements of a numbered page at growing depths,
           read by OFFSET and by the seek from the per-minute counts, run alternately on one
           connection, each against page 1: where the seek starts to pay (seek_min_offset).
@@ -39,6 +41,7 @@ from common import (
     api_server,
     bench_database,
     closed_loop,
+    cpu_used,
     demo_day_site,
     describe_setup,
     drop_scratch_site,
@@ -118,8 +121,8 @@ def run_on(conn, statement) -> None:
         conn.execute(*json_rows_query(statement)).fetchone()
 
 
-def throughput(make: Callable[[], Callable[[], None]], seconds: float) -> float:
-    """Requests per second of CLIENTS threads, each calling its own `make()` in a loop."""
+def throughput(make: Callable[[], Callable[[], None]], seconds: float) -> dict:
+    """CLIENTS threads, each calling its own `make()` in a loop: closed_loop's figures."""
 
     def session(_: int) -> contextlib.nullcontext[Callable[[], int]]:
         action = make()
@@ -130,7 +133,7 @@ def throughput(make: Callable[[], Callable[[], None]], seconds: float) -> float:
 
         return contextlib.nullcontext(request)
 
-    return closed_loop(CLIENTS, seconds, session)["requests_s"]
+    return closed_loop(CLIENTS, seconds, session)
 
 
 def api_getter(server: Server, path: str, page: int) -> Callable[[], Callable[[], None]]:
@@ -223,21 +226,34 @@ def bench_throughput(
     print(f"{'':<26}{header}{'engine':>10}{'best API/engine':>17}")
     report["requests_s"] = {}
     rates: dict[int, dict[str, float]] = {}
+    cpu: dict[int, dict[str, dict[str, float]]] = {}  # ms per request, by process kind
     for count in workers:
+        rates[count], cpu[count] = {}, {}
         with api_server(url, count) as server:
-            rates[count] = {
-                label: throughput(api_getter(server, path, page), seconds)
-                for label, (path, _, _, page) in targets.items()
-            }
+            for label, (path, _, _, page) in targets.items():
+                with cpu_used(server) as used:
+                    result = throughput(api_getter(server, path, page), seconds)
+                rates[count][label] = result["requests_s"]
+                cpu[count][label] = {k: v / result["requests"] * 1000 for k, v in used.items()}
     for label, (_, _, selection, page) in targets.items():
         statement = engine_statement(selection, page)
-        engine = throughput(engine_runner(url, statement, embedded), seconds)
+        engine = throughput(engine_runner(url, statement, embedded), seconds)["requests_s"]
         api = [rates[count][label] for count in workers]
         rates_text = "".join(f"{rate:>10.1f}" for rate in api)
         print(f"{label:<26}{rates_text}{engine:>10.1f}{max(api) / engine:>17.2f}")
         report["requests_s"][label] = {
             **{f"api_{count}_processes": rates[count][label] for count in workers},
             "engine": engine,
+        }
+    print("\nCPU per API request, ms: API processes / database server / clients")
+    print(f"{'':<26}" + "".join(f"{f'API x{n}':>22}" for n in workers))
+    report["cpu_ms_per_request"] = {}
+    for label in targets:
+        shares = [" / ".join(f"{ms:.1f}" for ms in cpu[count][label].values()) for count in workers]
+        text = "".join(f"{share:>22}" for share in shares)
+        print(f"{label:<26}{text}")
+        report["cpu_ms_per_request"][label] = {
+            f"api_{count}_processes": cpu[count][label] for count in workers
         }
 
 
