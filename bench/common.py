@@ -282,27 +282,30 @@ def database_pids() -> list[int]:
     return pids
 
 
-def cpu_seconds(pids: Sequence[int]) -> float:
-    """User and system CPU seconds these processes have used (a process gone counts 0)."""
-    total = 0
+def cpu_seconds(pids: Sequence[int]) -> dict[int, float]:
+    """User and system CPU seconds each of these processes has used (gone ones are left out)."""
+    used = {}
     for pid in pids:
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
+            used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
 
 
 @contextlib.contextmanager
 def cpu_used(server: Server) -> Iterator[dict[str, float]]:
-    """CPU seconds used meanwhile by the API's processes, the local database's and this
-    process (the clients), in the dict yielded, filled at the end."""
-    api, database = process_tree(server.pid), database_pids()
-    before = cpu_seconds(api), cpu_seconds(database), sum(os.times()[:2])
+    """CPU seconds used meanwhile by the API's processes, the local database's (including
+    the server processes of connections opened meanwhile) and this process (the clients), in
+    the dict yielded, filled at the end."""
+    kinds = {"api": lambda: process_tree(server.pid), "database": database_pids}
+    before = {kind: cpu_seconds(pids()) for kind, pids in kinds.items()}
+    client_before = sum(os.times()[:2])
     used: dict[str, float] = {}
     yield used
-    after = cpu_seconds(api), cpu_seconds(database), sum(os.times()[:2])
-    for name, end, start in zip(("api", "database", "client"), after, before, strict=True):
-        used[name] = end - start
+    for kind, pids in kinds.items():
+        after = cpu_seconds(pids())
+        used[kind] = sum(seconds - before[kind].get(pid, 0) for pid, seconds in after.items())
+    used["client"] = sum(os.times()[:2]) - client_before
 
 
 def interleaved(

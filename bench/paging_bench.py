@@ -143,7 +143,8 @@ def api_getter(server: Server, path: str, page: int) -> Callable[[], Callable[[]
         def get() -> None:
             response = client.get(server.base + path, params=query_of(page))
             assert response.status_code == 200, response.text
-            assert len(response.json()["results"]) > 0
+            # a light client, as a load generator should be: rows there, not parsed
+            assert b'"results":[{' in response.content
 
         return get
 
