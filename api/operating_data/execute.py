@@ -47,9 +47,10 @@ def copy_csv(conn: psycopg.Connection, statement: Statement, header: bool) -> by
         return b"".join(copy)
 
 
-# how row_to_json prints a float with no JSON number, as a row's member ("key":value): such a
-# member cannot be written otherwise, since a key ends with an unescaped quote, and JSON column
-# values are jsonb, which puts a space after its colons
+# how row_to_json prints a float with no JSON number, as a row's member ("key":value). Nothing
+# else prints those bytes: a quote inside a string is escaped, and jsonb (the JSON columns) puts
+# a space after its colons; only a JSON column holding the bare string "NaN" would, which no
+# fault map is and the loader never stores (it reads such a cell as missing)
 _NOT_JSON_NUMBERS = (b'":"NaN"', b'":"Infinity"', b'":"-Infinity"')
 
 
