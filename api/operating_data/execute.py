@@ -87,7 +87,7 @@ def _csv_lines(data: bytes) -> tuple[bytes, list[bytes]]:
 
 
 def _rows(
-    conn: psycopg.Connection, selection: Selection, statement: Statement, json: bool
+    conn: psycopg.Connection, statement: Statement, json: bool
 ) -> tuple[bytes | None, list[bytes]]:
     """The header (None for JSON) and the rows' lines, as PageData holds them."""
     if json:
@@ -175,7 +175,7 @@ def page_on(conn: psycopg.Connection, plan: PagePlan) -> PageData:
     statement = rows_query(
         selection, window=window, cursor=plan.cursor, limit=plan.size + 1, offset=offset
     )
-    header, lines = _rows(conn, selection, statement, plan.json)
+    header, lines = _rows(conn, statement, plan.json)
     more = len(lines) > plan.size
     lines = lines[: plan.size]
     if plan.cursor is not None and plan.cursor.direction != AFTER:
@@ -185,7 +185,7 @@ def page_on(conn: psycopg.Connection, plan: PagePlan) -> PageData:
 
 def read_latest(pool: ConnectionPool, selection: Selection, json: bool) -> PageData:
     with session(pool, selection.tz) as conn:
-        header, lines = _rows(conn, selection, latest_query(selection), json)
+        header, lines = _rows(conn, latest_query(selection), json)
     return PageData(header, lines, False, None)
 
 
