@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -70,24 +71,47 @@ def _postgres_ids() -> tuple[int, int]:
     return entry.pw_uid, entry.pw_gid
 
 
-def _as_server_user(command: list[str], **kwargs) -> subprocess.CompletedProcess:
-    user = {"user": "postgres", "group": "postgres"} if os.geteuid() == 0 else {}
-    return subprocess.run(command, check=True, capture_output=True, text=True, **user, **kwargs)
+def as_server_user(command: list[str], **kwargs) -> subprocess.CompletedProcess:
+    """Run a server program (as the `postgres` system user when we are root)."""
+    return subprocess.run(
+        command, check=True, capture_output=True, text=True, **server_user(), **kwargs
+    )
+
+
+def server_user() -> dict:
+    """subprocess arguments that run a server program as `postgres` when we are root (the
+    server refuses to run as root)."""
+    return {"user": "postgres", "group": "postgres"} if os.geteuid() == 0 else {}
+
+
+def server_owned_dir(prefix: str) -> Path:
+    """A fresh temporary directory the server user owns."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    if os.geteuid() == 0:
+        os.chown(path, *_postgres_ids())
+    return path
+
+
+@dataclass(frozen=True)
+class PlainServer:
+    url: str  # the superuser's, without a database name (append one)
+    data: Path
+    bin_dir: Path  # the server programs without TimescaleDB's files
+    socket_dir: Path
 
 
 @contextmanager
-def plain_postgres(port: int) -> Iterator[str]:
-    """Start a fresh cluster on 127.0.0.1:port; yields the superuser's URL without a
-    database name (append one)."""
-    tmp = Path(tempfile.mkdtemp(prefix="ess-plain-pg-"))
+def plain_postgres(port: int) -> Iterator[PlainServer]:
+    """Start a fresh cluster on 127.0.0.1:port."""
+    tmp = server_owned_dir("ess-plain-pg-")
     data, password_file = tmp / "data", tmp / "password"
     password_file.write_text(SUPERUSER_PASSWORD)
     bin_dir = without_timescaledb(server_bin(), tmp / "install")
     if os.geteuid() == 0:
-        for path in (tmp, password_file, *(tmp / "install").rglob("*")):
+        for path in (password_file, *(tmp / "install").rglob("*")):
             os.chown(path, *_postgres_ids(), follow_symlinks=False)
     try:
-        _as_server_user(
+        as_server_user(
             [
                 str(bin_dir / "initdb"),
                 "--pgdata",
@@ -101,14 +125,23 @@ def plain_postgres(port: int) -> Iterator[str]:
                 "--no-sync",
             ]
         )
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {tmp} -c fsync=off"
         log = str(tmp / "log")
-        _as_server_user(
-            [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", log, "-w", "start"]
+        as_server_user(
+            [
+                str(bin_dir / "pg_ctl"),
+                *("-D", str(data), "-o", server_options(port, tmp), "-l", log, "-w", "start"),
+            ]
         )
         try:
-            yield f"postgresql://postgres:{SUPERUSER_PASSWORD}@127.0.0.1:{port}"
+            yield PlainServer(
+                f"postgresql://postgres:{SUPERUSER_PASSWORD}@127.0.0.1:{port}", data, bin_dir, tmp
+            )
         finally:
-            _as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"])
+            as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def server_options(port: int, socket_dir: Path) -> str:
+    """A test server's settings: 127.0.0.1:port only, its socket in socket_dir, no fsync."""
+    return f"-c listen_addresses=127.0.0.1 -p {port} -k {socket_dir} -c fsync=off"

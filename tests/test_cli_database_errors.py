@@ -21,7 +21,8 @@ def server() -> str:
     """The superuser's URL (no database name); a database `ess` holds an empty ess schema that
     the login ess_reader (in a group like the API's) may not use."""
     port = free_port()
-    with plain_postgres(port) as url:
+    with plain_postgres(port) as cluster:
+        url = cluster.url
         with psycopg.connect(f"{url}/postgres", autocommit=True) as conn:
             conn.execute("CREATE DATABASE ess")
             conn.execute("CREATE ROLE ess_api NOLOGIN")
