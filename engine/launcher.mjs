@@ -36,7 +36,7 @@ function endsIdle(reply) {
   let last = -1;
   while (at + 5 <= reply.length) {
     last = at;
-    at += 1 + new DataView(reply.buffer, reply.byteOffset + at + 1, 4).getInt32(0);
+    at += 1 + ((reply[at + 1] << 24) | (reply[at + 2] << 16) | (reply[at + 3] << 8) | reply[at + 4]);
   }
   return last >= 0 && reply[last] === READY_FOR_QUERY && reply[last + 5] === IDLE;
 }
