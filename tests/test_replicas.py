@@ -4,7 +4,7 @@
 On any test database (the embedded engine in `make test`), a port where nothing listens stands for
 a replica that is down, and stand-ins that count the connections they lend (on the test pool) for
 replicas that are up: the embedded engine serves one session, and a second pool on it does not
-stand for a second database (seen: the first pool then got no connection). With
+stand for a second database. With
 ESS_TEST_READ_DATABASE_URL, one or more streaming replicas of ESS_TEST_DATABASE_URL (e.g. made
 by pg_basebackup -R), the tests at the end also drive a real one: reads served in recovery, and a
 replica whose replay is paused skipped once it is behind by more than the limit, then used again,
