@@ -5,6 +5,7 @@ problem checks."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -169,3 +170,12 @@ def markdown_rows(path: Path, section: str) -> Iterator[tuple[str | None, dict[s
                 yield heading, dict(zip(header, cells, strict=True))
         else:
             header = None  # a table ends at the first line that is not a row
+
+
+def wait_for(condition, seconds: float = 20.0, step: float = 0.1):
+    """Poll `condition` until it is true (returns its value) or fail after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not (result := condition()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(step)
+    return result

@@ -99,6 +99,10 @@ class PlainServer:
     bin_dir: Path  # the server programs without TimescaleDB's files
     socket_dir: Path
 
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
 
 @contextmanager
 def plain_postgres(port: int) -> Iterator[PlainServer]:

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from api.config import REPO_ROOT
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_for
 from tests.plain_postgres import (
     SUPERUSER_PASSWORD,
     PlainServer,
@@ -45,7 +45,7 @@ def primary() -> Iterator[PlainServer]:
                 **os.environ,
                 "PGDATA": str(primary.data),
                 "PGHOST": "127.0.0.1",
-                "PGPORT": primary.url.rsplit(":", 1)[1],
+                "PGPORT": str(primary.port),
                 "PGPASSWORD": SUPERUSER_PASSWORD,
                 "ESS_REPLICATION_PASSWORD": REPLICATION_PASSWORD,
             },
@@ -73,7 +73,7 @@ def replica(
         "PATH": f"{server_bin()}:{os.environ['PATH']}",
         "PGDATA": str(data),
         "ESS_PRIMARY_HOST": "127.0.0.1",
-        "ESS_PRIMARY_PORT": primary.url.rsplit(":", 1)[1],
+        "ESS_PRIMARY_PORT": str(primary.port),
         "ESS_REPLICATION_PASSWORD": password,
         "ESS_BASEBACKUP_ATTEMPTS": "3",
     }
@@ -105,15 +105,8 @@ def connect_when_ready(url: str, process: subprocess.Popen) -> psycopg.Connectio
             time.sleep(0.5)
 
 
-def eventually(query, expected, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while (found := query()) != expected:
-        assert time.monotonic() < deadline, f"still {found!r}, not {expected!r}"
-        time.sleep(0.2)
-
-
-def written(conn: psycopg.Connection):
-    return lambda: conn.execute("SELECT array_agg(n ORDER BY n) FROM written").fetchone()[0]
+def rows_written(conn: psycopg.Connection) -> list[int]:
+    return conn.execute("SELECT array_agg(n ORDER BY n) FROM written").fetchone()[0]
 
 
 def test_a_replica_copies_the_primary_then_streams_and_keeps_its_copy(primary, replica_data):
@@ -128,9 +121,9 @@ def test_a_replica_copies_the_primary_then_streams_and_keeps_its_copy(primary, r
             connect_when_ready(replica_url, first) as conn,
         ):
             assert conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
-            assert written(conn)() == [1]  # the copy
+            assert rows_written(conn) == [1]  # the copy
             on_primary.execute("INSERT INTO written VALUES (2)")
-            eventually(written(conn), [1, 2])  # streamed
+            wait_for(lambda: rows_written(conn) == [1, 2], seconds=30)  # streamed
             assert conn.execute("SHOW hot_standby_feedback").fetchone()[0] == "on"
             with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
                 conn.execute("INSERT INTO written VALUES (3)")
@@ -141,7 +134,7 @@ def test_a_replica_copies_the_primary_then_streams_and_keeps_its_copy(primary, r
             replica(primary, replica_data, port) as again,
             connect_when_ready(replica_url, again) as conn,
         ):
-            eventually(written(conn), [1, 2, 3])
+            wait_for(lambda: rows_written(conn) == [1, 2, 3], seconds=30)
         assert "copying the primary" not in again.stdout.read()  # it kept its copy
 
 

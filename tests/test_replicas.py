@@ -14,7 +14,6 @@ the next, a download from them equal to the primary's."""
 from __future__ import annotations
 
 import os
-import time
 from contextlib import contextmanager
 from dataclasses import replace
 
@@ -28,7 +27,7 @@ from api.deid import apply_views
 from api.health import health_of
 from api.operating_data.settings import OperatingDataSettings
 from api.replicas import DatabaseState, ReadPools, Replica, judge
-from tests.helpers import TEST_DEID_KEY, bearer, settings_for_tests
+from tests.helpers import TEST_DEID_KEY, bearer, settings_for_tests, wait_for
 from tests.operating_data_site import RACK_ROWS, create_site
 
 NOBODY = "postgresql://postgres@127.0.0.1:1/ess?connect_timeout=2"  # no server on port 1
@@ -354,14 +353,6 @@ def test_without_replicas_the_primary_reads_and_health_is_ok(client):
 
 
 # -- a real streaming replica (ESS_TEST_READ_DATABASE_URL), when the run has one ------------------
-
-
-def wait_for(condition, seconds: float = 20.0, step: float = 0.1):
-    deadline = time.monotonic() + seconds
-    while not (result := condition()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(step)
-    return result
 
 
 def in_recovery(pools: ReadPools) -> bool:
